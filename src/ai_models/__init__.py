@@ -1,0 +1,1 @@
+"""AI Models Service: model registry, backends and an OpenAI-compatible server."""

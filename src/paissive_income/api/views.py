@@ -1,0 +1,28 @@
+"""API-wide routes and error handlers: the OpenAPI document and the error shape."""
+
+from __future__ import annotations
+
+from flask import jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from paissive_income import __version__
+from paissive_income.api import api_v1
+from paissive_income.api.errors import error_response, http_error, validation_error
+from paissive_income.api.spec import build_openapi
+
+
+@api_v1.get("/openapi.json")
+def openapi_document():
+    """Serve the OpenAPI document built from the same schemas the code validates with."""
+    return jsonify(build_openapi("pAIssive Income API", __version__))
+
+
+api_v1.register_error_handler(ValidationError, validation_error)
+api_v1.register_error_handler(HTTPException, http_error)
+
+
+@api_v1.errorhandler(Exception)
+def unexpected_error(_exc: Exception):
+    """Answer any unexpected failure with the error shape, never a traceback."""
+    return error_response(500, "internal_error", "Something went wrong on our side.")

@@ -1,0 +1,1 @@
+"""Authentication: accounts, roles, sessions, login throttling and API tokens."""

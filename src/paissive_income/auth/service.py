@@ -1,0 +1,130 @@
+"""Account and token operations; every function takes an explicit session."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from paissive_income.auth.models import ApiToken, Role, User
+from paissive_income.auth.passwords import hash_password, needs_rehash, verify_password
+from paissive_income.auth.schemas import Credentials
+from paissive_income.db.base import utcnow
+
+TOKEN_PREFIX = "pi_"
+
+
+class AccountError(ValueError):
+    """An account operation refused, with a message safe to show the user."""
+
+
+def register_user(session: Session, *, email: str, password: str) -> User:
+    """Create an account; the very first account becomes an admin."""
+    credentials = Credentials(email=email, password=password)
+    if session.scalar(select(User.id).where(User.email == credentials.email)) is not None:
+        raise AccountError("Registration failed: check your details, or log in instead.")
+    is_first = session.scalar(select(func.count(User.id))) == 0
+    user = User(
+        email=credentials.email,
+        password_hash=hash_password(credentials.password),
+        role=Role.ADMIN if is_first else Role.MEMBER,
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User | None:
+    """Return the active user whose password matches, else None (same cost either way)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if not verify_password(user.password_hash if user else None, password):
+        return None
+    if user.disabled:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    session.commit()
+    return user
+
+
+def create_admin(session: Session, *, email: str, password: str) -> User:
+    """Create an admin account, or promote an existing one and reset its password."""
+    credentials = Credentials(email=email, password=password)
+    user = session.scalar(select(User).where(User.email == credentials.email))
+    if user is None:
+        user = User(email=credentials.email)
+        session.add(user)
+    user.password_hash = hash_password(credentials.password)
+    user.role = Role.ADMIN
+    user.disabled = False
+    session.commit()
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Return every user, oldest first."""
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def update_user(session: Session, *, actor: User, user_id: int, role: Role, disabled: bool) -> User:
+    """Change a user's role or disabled flag; an admin cannot lock themselves out."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise AccountError("No such user.")
+    if user.id == actor.id and (role != Role.ADMIN or disabled):
+        raise AccountError("You cannot remove your own admin role or disable yourself.")
+    user.role = role
+    user.disabled = disabled
+    session.commit()
+    return user
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, *, user: User, name: str) -> tuple[ApiToken, str]:
+    """Create a personal API token; return the row and the secret, which is shown once."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise AccountError("Token name must be 1 to 100 characters.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        prefix=secret[:10],
+        token_hash=_hash_token(secret),
+        created_at=utcnow(),
+    )
+    session.add(token)
+    session.commit()
+    return token, secret
+
+
+def list_tokens(session: Session, *, user: User) -> list[ApiToken]:
+    """Return a user's tokens, newest first."""
+    query = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, *, user: User, token_id: int) -> None:
+    """Revoke one of the user's own tokens."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise AccountError("No such token.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.commit()
+
+
+def user_for_token(session: Session, secret: str) -> User | None:
+    """Return the active owner of a valid, unrevoked token, recording its use."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(secret)))
+    if token is None or token.revoked_at is not None or token.user.disabled:
+        return None
+    token.last_used_at = utcnow()
+    session.commit()
+    return token.user

@@ -1,0 +1,113 @@
+"""Login, registration, logout and the account page with API tokens."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from pydantic import ValidationError
+
+from paissive_income.auth import service
+from paissive_income.auth.forms import ActionForm, LoginForm, RegisterForm, TokenForm
+from paissive_income.web.context import db_session, services
+
+bp = Blueprint("auth", __name__)
+LOGIN_FAILED = "Invalid email or password."
+THROTTLED = "Too many failed attempts. Please wait a few minutes and try again."
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the login form and log the user in."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        throttle, email = services().throttle, form.email.data.strip().lower()
+        ip = request.remote_addr or "unknown"
+        if throttle.is_blocked(email=email, ip=ip):
+            flash(THROTTLED, "error")
+            return render_template("auth/login.html", form=form), 429
+        user = service.authenticate(db_session(), email=email, password=form.password.data)
+        if user is None:
+            throttle.record_failure(email=email, ip=ip)
+            flash(LOGIN_FAILED, "error")
+            return render_template("auth/login.html", form=form), 401
+        throttle.reset_account(email)
+        login_user(user)
+        return redirect(_safe_next() or url_for("projects.dashboard"))
+    return render_template("auth/login.html", form=form)
+
+
+def _safe_next() -> str | None:
+    target = request.args.get("next", "")
+    # Only same-site relative paths: an absolute URL here would be an open redirect.
+    return target if target.startswith("/") and not target.startswith("//") else None
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    """Show the registration form and create the account."""
+    if not services().settings.open_registration and _has_users():
+        abort(404)
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = service.register_user(
+                db_session(), email=form.email.data, password=form.password.data
+            )
+        except (service.AccountError, ValidationError) as exc:
+            flash(_registration_message(exc), "error")
+            return render_template("auth/register.html", form=form), 400
+        login_user(user)
+        flash("Welcome! Your account is ready.", "success")
+        return redirect(url_for("projects.dashboard"))
+    return render_template("auth/register.html", form=form)
+
+
+def _has_users() -> bool:
+    return bool(service.list_users(db_session()))
+
+
+def _registration_message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{str(err['loc'][0]).capitalize()} {err['msg'].removeprefix('Value error, ')}."
+    return str(exc)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Log the user out (POST with CSRF, so no cross-site logout)."""
+    if ActionForm().validate_on_submit():
+        logout_user()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    """Show the account page; create an API token (its secret is shown once)."""
+    form, new_secret = TokenForm(), None
+    if form.validate_on_submit():
+        try:
+            _token, new_secret = service.create_token(
+                db_session(), user=current_user, name=form.name.data
+            )
+        except service.AccountError as exc:
+            flash(str(exc), "error")
+    tokens = service.list_tokens(db_session(), user=current_user)
+    return render_template(
+        "auth/account.html", form=form, tokens=tokens, new_secret=new_secret, action=ActionForm()
+    )
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of the user's API tokens."""
+    if ActionForm().validate_on_submit():
+        try:
+            service.revoke_token(db_session(), user=current_user, token_id=token_id)
+        except service.AccountError:
+            abort(404)
+        flash("Token revoked.", "success")
+    return redirect(url_for("auth.account"))

@@ -1,0 +1,1 @@
+"""Logging, request ids, Prometheus metrics and health checks shared by every service."""

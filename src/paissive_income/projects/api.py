@@ -1,0 +1,160 @@
+"""``/api/v1/projects``: create, read, update and delete the caller's projects."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from paissive_income.api import api_v1
+from paissive_income.api.auth import token_required
+from paissive_income.api.body import parse_body
+from paissive_income.api.errors import error_response
+from paissive_income.api.spec import operation
+from paissive_income.db.base import MAX_INTEGER_ID
+from paissive_income.projects import service
+from paissive_income.projects.schemas import ProjectIn, ProjectList, ProjectOut, ProjectPatch
+from paissive_income.web.context import db_session
+
+TAG = "projects"
+PAGING = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+    "offset": {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER_ID, "default": 0},
+}
+
+
+def _not_found(project_id: int):
+    return error_response(404, "not_found", f"Project {project_id} was not found.")
+
+
+def _paging() -> tuple[int, int] | None:
+    try:
+        limit = int(request.args.get("limit", 50))
+        offset = int(request.args.get("offset", 0))
+    except ValueError:
+        return None
+    return (limit, offset) if 1 <= limit <= 100 and 0 <= offset <= MAX_INTEGER_ID else None
+
+
+@operation(
+    api_v1,
+    "/projects",
+    "GET",
+    summary="List your projects",
+    tag=TAG,
+    response=ProjectList,
+    errors=(400,),
+    query=PAGING,
+)
+@token_required
+def list_projects():
+    """Return a page of the caller's projects."""
+    paging = _paging()
+    if paging is None:
+        return error_response(
+            400, "bad_request", f"limit must be 1-100 and offset 0-{MAX_INTEGER_ID}."
+        )
+    items, total = service.list_projects(
+        db_session(), owner_id=g.api_user.id, limit=paging[0], offset=paging[1]
+    )
+    return ProjectList(items=[ProjectOut.model_validate(p) for p in items], total=total).model_dump(
+        mode="json"
+    )
+
+
+@operation(
+    api_v1,
+    "/projects",
+    "POST",
+    summary="Create a project",
+    tag=TAG,
+    body=ProjectIn,
+    response=ProjectOut,
+    status=201,
+    errors=(400, 422),
+)
+@token_required
+def create_project():
+    """Create a project for the caller."""
+    project = service.create_project(
+        db_session(), owner_id=g.api_user.id, data=parse_body(ProjectIn)
+    )
+    return ProjectOut.model_validate(project).model_dump(mode="json"), 201
+
+
+@operation(
+    api_v1,
+    "/projects/<int:project_id>",
+    "GET",
+    summary="Get a project",
+    tag=TAG,
+    response=ProjectOut,
+    errors=(404,),
+)
+@token_required
+def get_project(project_id: int):
+    """Return one of the caller's projects."""
+    try:
+        project = service.get_project(db_session(), owner_id=g.api_user.id, project_id=project_id)
+    except service.ProjectNotFound:
+        return _not_found(project_id)
+    return ProjectOut.model_validate(project).model_dump(mode="json")
+
+
+@operation(
+    api_v1,
+    "/projects/<int:project_id>",
+    "PUT",
+    summary="Replace a project",
+    tag=TAG,
+    body=ProjectIn,
+    response=ProjectOut,
+    errors=(400, 404, 422),
+)
+@token_required
+def replace_project(project_id: int):
+    """Replace every field of one of the caller's projects."""
+    return _update(project_id, parse_body(ProjectIn))
+
+
+@operation(
+    api_v1,
+    "/projects/<int:project_id>",
+    "PATCH",
+    summary="Update a project",
+    tag=TAG,
+    body=ProjectPatch,
+    response=ProjectOut,
+    errors=(400, 404, 422),
+)
+@token_required
+def patch_project(project_id: int):
+    """Change some fields of one of the caller's projects."""
+    return _update(project_id, parse_body(ProjectPatch))
+
+
+def _update(project_id: int, data: ProjectIn | ProjectPatch):
+    try:
+        project = service.update_project(
+            db_session(), owner_id=g.api_user.id, project_id=project_id, data=data
+        )
+    except service.ProjectNotFound:
+        return _not_found(project_id)
+    return ProjectOut.model_validate(project).model_dump(mode="json")
+
+
+@operation(
+    api_v1,
+    "/projects/<int:project_id>",
+    "DELETE",
+    summary="Delete a project",
+    tag=TAG,
+    status=204,
+    errors=(404,),
+)
+@token_required
+def delete_project(project_id: int):
+    """Delete one of the caller's projects."""
+    try:
+        service.delete_project(db_session(), owner_id=g.api_user.id, project_id=project_id)
+    except service.ProjectNotFound:
+        return _not_found(project_id)
+    return "", 204

@@ -1,0 +1,92 @@
+"""HTML pages: the dashboard of the user's projects and project create/edit/delete."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from pydantic import ValidationError
+
+from paissive_income.auth.forms import ActionForm
+from paissive_income.projects import service
+from paissive_income.projects.forms import ProjectForm
+from paissive_income.web.context import db_session
+
+bp = Blueprint("projects", __name__)
+
+
+def _owned(project_id: int):
+    try:
+        return service.get_project(db_session(), owner_id=current_user.id, project_id=project_id)
+    except service.ProjectNotFound:
+        abort(404)
+
+
+def _apply_errors(form: ProjectForm, exc: ValidationError) -> None:
+    for err in exc.errors():
+        field = getattr(form, str(err["loc"][0]), None)
+        if field is not None:
+            field.errors = [*field.errors, err["msg"]]
+
+
+@bp.get("/")
+@login_required
+def dashboard():
+    """List the user's projects."""
+    projects, total = service.list_projects(db_session(), owner_id=current_user.id)
+    return render_template("projects/dashboard.html", projects=projects, total=total)
+
+
+@bp.route("/projects/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Show the new-project form and create the project."""
+    form = ProjectForm()
+    if form.validate_on_submit():
+        try:
+            project = service.create_project(
+                db_session(), owner_id=current_user.id, data=form.to_schema()
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            flash(f"Project “{project.name}” created.", "success")
+            return redirect(url_for("projects.dashboard"))
+    return render_template(
+        "projects/form.html", form=form, project=None
+    ), 400 if form.errors else 200
+
+
+@bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(project_id: int):
+    """Show and apply the edit form of one of the user's projects."""
+    project = _owned(project_id)
+    form = ProjectForm(obj=project)
+    if not form.is_submitted():
+        form.market_segments.data = "\n".join(project.market_segments)
+    if form.validate_on_submit():
+        try:
+            service.update_project(
+                db_session(), owner_id=current_user.id, project_id=project_id, data=form.to_schema()
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            flash("Project saved.", "success")
+            return redirect(url_for("projects.dashboard"))
+    return render_template(
+        "projects/form.html", form=form, project=project
+    ), 400 if form.errors else 200
+
+
+@bp.route("/projects/<int:project_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(project_id: int):
+    """Ask for confirmation, then delete one of the user's projects."""
+    project = _owned(project_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        service.delete_project(db_session(), owner_id=current_user.id, project_id=project_id)
+        flash(f"Project “{project.name}” deleted.", "success")
+        return redirect(url_for("projects.dashboard"))
+    return render_template("projects/delete.html", project=project, form=form)

@@ -1,0 +1,126 @@
+"""The Flask web interface: ``create_app`` builds the whole service from Settings."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
+
+from paissive_income.auth.throttle import LoginThrottle
+from paissive_income.cache import create_cache
+from paissive_income.config import Settings, ensure_instance, load_settings
+from paissive_income.db import Database, migrate
+from paissive_income.db.base import MAX_INTEGER_ID
+from paissive_income.observability.health import init_health
+from paissive_income.observability.logging import configure_logging
+from paissive_income.observability.metrics import init_metrics
+from paissive_income.observability.requests import init_request_ids
+from paissive_income.web.context import Services, close_db_session
+from paissive_income.web.extensions import csrf, login_manager
+from paissive_income.web.security import HttpsAwareSessionInterface, security_headers
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` with no more digits than the largest database id: longer is a 404, not a 500."""
+
+    # A regex, not ``max``: werkzeug answers 405 instead of 404 when a converter rejects a value.
+    regex = rf"\d{{1,{len(str(MAX_INTEGER_ID))}}}"
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app from ``settings`` (default: the environment)."""
+    settings = ensure_instance(settings or load_settings())
+    configure_logging(settings.log_level)
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    _configure(app, settings)
+    app.extensions["paissive"] = _services(settings)
+    _init_extensions(app)
+    _register_blueprints(app)
+    return app
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        SECRET_KEY=settings.secret_key.get_secret_value(),
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.is_production,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.session_interface = HttpsAwareSessionInterface()
+    app.url_map.converters["int"] = DatabaseIdConverter
+    if settings.trust_proxy:
+        n = settings.trust_proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+
+
+def _services(settings: Settings) -> Services:
+    database = Database(settings.sqlalchemy_url)
+    cache = create_cache(redis_url=settings.redis_url, directory=settings.cache_path)
+    throttle = LoginThrottle(
+        cache=cache,
+        max_per_account=settings.login_max_attempts_per_account,
+        max_per_ip=settings.login_max_attempts_per_ip,
+        window_seconds=settings.login_throttle_window_seconds,
+    )
+    return Services(settings=settings, database=database, cache=cache, throttle=throttle)
+
+
+def _init_extensions(app: Flask) -> None:
+    services: Services = app.extensions["paissive"]
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    init_request_ids(app)
+    init_metrics(app)
+    init_health(app, _readiness_checks(services))
+    app.teardown_appcontext(close_db_session)
+    app.after_request(security_headers)
+    app.register_error_handler(HTTPException, _html_error)
+
+
+def _readiness_checks(services: Services) -> dict:
+    def schema() -> None:
+        if not migrate.is_at_head(services.database.engine):
+            raise RuntimeError("database schema is not at the newest migration")
+
+    return {
+        "database": services.database.check_connection,
+        "schema": schema,
+        "cache": services.cache.ping,
+    }
+
+
+def _register_blueprints(app: Flask) -> None:
+    from paissive_income.api import api_v1
+    from paissive_income.api import views as _api_views  # noqa: F401  (routes + handlers)
+    from paissive_income.auth import admin
+    from paissive_income.auth import views as auth_views
+    from paissive_income.projects import api as _projects_api  # noqa: F401
+    from paissive_income.projects import views as project_views
+
+    csrf.exempt(api_v1)  # token auth, no cookies: nothing to forge
+    app.register_blueprint(api_v1)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(project_views.bp)
+
+
+def _html_error(exc: HTTPException):
+    if request.path.startswith("/api/"):
+        from paissive_income.api.errors import http_error
+
+        return http_error(exc)
+    return render_template("error.html", error=exc), exc.code or 500
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    from paissive_income.auth.models import User
+    from paissive_income.web.context import db_session
+
+    return db_session().get(User, int(user_id)) if user_id.isdigit() else None

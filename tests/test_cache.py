@@ -1,0 +1,54 @@
+"""The cache: get/set/delete with TTL and counters, on disk and on Redis."""
+
+import time
+import uuid
+
+import pytest
+
+from paissive_income.cache import DiskCache, RedisCache, create_cache
+
+
+@pytest.fixture(params=["disk", "redis"])
+def cache(request, tmp_path):
+    if request.param == "disk":
+        backend = DiskCache(tmp_path / "cache")
+    else:
+        url = request.getfixturevalue("redis_url")
+        backend = RedisCache(url, prefix=f"test-{uuid.uuid4().hex}:")
+    yield backend
+    backend.close()
+
+
+def test_set_get_delete(cache):
+    assert cache.get("missing", "default") == "default"
+    cache.set("k", {"answer": [42, "x"]})
+    assert cache.get("k") == {"answer": [42, "x"]}
+    cache.delete("k")
+    assert cache.get("k") is None
+
+
+def test_ttl_expires(cache):
+    cache.set("short", "v", ttl=0.2)
+    assert cache.get("short") == "v"
+    time.sleep(0.4)
+    assert cache.get("short") is None
+
+
+def test_incr_counts_within_a_window(cache):
+    assert [cache.incr("hits", ttl=0.3) for _ in range(3)] == [1, 2, 3]
+    time.sleep(0.5)
+    assert cache.incr("hits", ttl=0.3) == 1
+
+
+def test_ping(cache):
+    cache.ping()
+
+
+def test_create_cache_picks_backend(tmp_path):
+    disk = create_cache(redis_url=None, directory=tmp_path)
+    assert disk.name == "disk"
+    disk.close()
+    remote = create_cache(redis_url="redis://127.0.0.1:1/0", directory=tmp_path)
+    assert remote.name == "redis"
+    with pytest.raises(Exception, match="(?i)connect"):
+        remote.ping()
