@@ -3,7 +3,7 @@
 import pytest
 from openapi_spec_validator import validate
 
-from conftest import AuthActions
+from web_support import AuthActions
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 import uuid
 
-from conftest import AuthActions
 from paissive_income.db import migrate
 from paissive_income.web import create_app
+from web_support import AuthActions
 
 
 def test_failures_on_one_worker_block_logins_on_another(settings, redis_url):

@@ -4,8 +4,8 @@ import hashlib
 
 from sqlalchemy import select
 
-from conftest import csrf_token
 from paissive_income.auth.models import ApiToken
+from web_support import csrf_token
 
 
 def test_token_is_shown_once_and_stored_hashed(app, client, auth):

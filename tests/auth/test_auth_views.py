@@ -5,9 +5,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from conftest import AuthActions, csrf_token
 from paissive_income.auth.models import Role, User
 from paissive_income.auth.passwords import verify_password
+from web_support import AuthActions, csrf_token
 
 
 def _user(app, email):

@@ -95,3 +95,17 @@ def test_metrics_count_requests_by_endpoint_and_status(client):
     assert samples[("/api/v1/projects", "401")] == 1
     assert "http_request_duration_seconds" in families
     assert families["http_requests_in_flight"].samples[0].value == 1  # the /metrics call itself
+
+
+def test_csrf_rejected_requests_are_still_tagged_and_counted(client):
+    response = client.post("/login", data={"email": "a@b.co", "password": "x"})
+    assert response.status_code == 400
+    assert len(response.headers["X-Request-ID"]) == 32
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'http_requests_total{endpoint="/login",method="POST",status="400"} 1.0' in text
+
+
+def test_html_405_keeps_allow_header(client):
+    response = client.delete("/login")
+    assert response.status_code == 405
+    assert {"GET", "POST"} <= set(response.headers["Allow"].replace(" ", "").split(","))

@@ -1,6 +1,6 @@
 """The project pages: create, see on dashboard, edit, delete, and owner-only access."""
 
-from conftest import AuthActions, csrf_token
+from web_support import AuthActions, csrf_token
 
 
 def _create(client, name="Side hustle", segments="freelance illustrators\nindie game studios"):

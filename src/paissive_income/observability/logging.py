@@ -71,3 +71,6 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
     handler._paissive = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # werkzeug sets its own INFO level otherwise; its access lines repeat our structured ones.
+    werkzeug_level = max(logging.getLevelName(level.upper()), logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(werkzeug_level)

@@ -21,8 +21,9 @@ PAGING = {
 }
 
 
-def _not_found(project_id: int):
-    return error_response(404, "not_found", f"Project {project_id} was not found.")
+@api_v1.errorhandler(service.ProjectNotFound)
+def _not_found(exc: service.ProjectNotFound):
+    return error_response(404, "not_found", f"Project {exc.args[0]} was not found.")
 
 
 def _paging() -> tuple[int, int] | None:
@@ -92,10 +93,7 @@ def create_project():
 @token_required
 def get_project(project_id: int):
     """Return one of the caller's projects."""
-    try:
-        project = service.get_project(db_session(), owner_id=g.api_user.id, project_id=project_id)
-    except service.ProjectNotFound:
-        return _not_found(project_id)
+    project = service.get_project(db_session(), owner_id=g.api_user.id, project_id=project_id)
     return ProjectOut.model_validate(project).model_dump(mode="json")
 
 
@@ -132,12 +130,9 @@ def patch_project(project_id: int):
 
 
 def _update(project_id: int, data: ProjectIn | ProjectPatch):
-    try:
-        project = service.update_project(
-            db_session(), owner_id=g.api_user.id, project_id=project_id, data=data
-        )
-    except service.ProjectNotFound:
-        return _not_found(project_id)
+    project = service.update_project(
+        db_session(), owner_id=g.api_user.id, project_id=project_id, data=data
+    )
     return ProjectOut.model_validate(project).model_dump(mode="json")
 
 
@@ -153,8 +148,5 @@ def _update(project_id: int, data: ProjectIn | ProjectPatch):
 @token_required
 def delete_project(project_id: int):
     """Delete one of the caller's projects."""
-    try:
-        service.delete_project(db_session(), owner_id=g.api_user.id, project_id=project_id)
-    except service.ProjectNotFound:
-        return _not_found(project_id)
+    service.delete_project(db_session(), owner_id=g.api_user.id, project_id=project_id)
     return "", 204

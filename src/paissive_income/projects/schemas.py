@@ -5,17 +5,37 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 # Text must have a visible character and no NUL (PostgreSQL cannot store NUL in text).
 VISIBLE_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
+
+
+def _strip(value: str) -> str:
+    """Drop surrounding whitespace; what is left must be visible."""
+    value = value.strip()
+    if not value:
+        raise ValueError("must contain a visible character")
+    return value
+
+
+# Limits apply to the text as sent (as the OpenAPI schema says); then spaces around are dropped.
 Segment = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=VISIBLE_TEXT),
+    StringConstraints(min_length=1, max_length=200, pattern=VISIBLE_TEXT),
+    AfterValidator(_strip),
 ]
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=VISIBLE_TEXT),
+    StringConstraints(min_length=1, max_length=120, pattern=VISIBLE_TEXT),
+    AfterValidator(_strip),
 ]
 Segments = Annotated[list[Segment], Field(min_length=1, max_length=20)]
 Notes = Annotated[str, StringConstraints(max_length=10_000, pattern=r"^[^\x00]*$")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -22,10 +22,14 @@ from paissive_income.web.security import HttpsAwareSessionInterface, security_he
 
 
 class DatabaseIdConverter(IntegerConverter):
-    """``<int:…>`` with no more digits than the largest database id: longer is a 404, not a 500."""
+    """``<int:…>`` that answers 404 for a number beyond any database id, not a database error."""
 
-    # A regex, not ``max``: werkzeug answers 405 instead of 404 when a converter rejects a value.
-    regex = rf"\d{{1,{len(str(MAX_INTEGER_ID))}}}"
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_INTEGER_ID:
+            # Not ValidationError: werkzeug turns that into a 405 when other methods share the URL.
+            raise NotFound()
+        return number
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -73,10 +77,11 @@ def _services(settings: Settings) -> Services:
 
 def _init_extensions(app: Flask) -> None:
     services: Services = app.extensions["paissive"]
-    login_manager.init_app(app)
-    csrf.init_app(app)
+    # Request ids and metrics first, so requests that CSRF rejects are still logged and counted.
     init_request_ids(app)
     init_metrics(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
     init_health(app, _readiness_checks(services))
     app.teardown_appcontext(close_db_session)
     app.after_request(security_headers)
@@ -115,7 +120,8 @@ def _html_error(exc: HTTPException):
         from paissive_income.api.errors import http_error
 
         return http_error(exc)
-    return render_template("error.html", error=exc), exc.code or 500
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return render_template("error.html", error=exc), exc.code or 500, headers
 
 
 @login_manager.user_loader

@@ -24,8 +24,6 @@ def prepare_and_run(host: str | None = None, port: int | None = None) -> None:
     from paissive_income.web import create_app
 
     app = create_app(settings)
-    # Our own access log covers every request; werkzeug's would repeat each line unstructured.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     click.echo(
         f"pAIssive Income is running at http://{shown_host}:{settings.port}/ (Ctrl+C to stop)"

@@ -1,0 +1,59 @@
+"""Gunicorn settings for the web service in containers and on servers.
+
+Run: ``gunicorn -c python:paissive_income.web.gunicorn_conf "paissive_income.web:create_app()"``.
+Upgrade the schema first (``paissive-income db upgrade``): workers never migrate, so several
+workers or replicas starting together cannot race on the schema.
+
+Environment: ``GUNICORN_BIND`` (default ``0.0.0.0:$PORT``, ``PORT`` default 5000),
+``WEB_CONCURRENCY`` (workers, default 2), ``GUNICORN_TIMEOUT`` (seconds, default 60),
+``LOG_LEVEL`` (gunicorn's own messages too), ``PROMETHEUS_MULTIPROC_DIR`` (set it with more
+than one worker, so ``/metrics`` adds up every worker's samples).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from paissive_income.observability.metrics import mark_worker_dead, multiprocess_dir
+
+# Sample files prometheus_client writes per process; only these are wiped at start-up.
+_METRIC_FILE_PATTERNS = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+
+def _positive_int(name: str, default: int) -> int:
+    """Read a positive integer variable, or exit with one line naming it."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise SystemExit(f"{name}: must be a positive whole number (got {raw!r})")
+    return int(raw)
+
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_positive_int('PORT', 5000)}"
+workers = _positive_int("WEB_CONCURRENCY", 2)
+timeout = _positive_int("GUNICORN_TIMEOUT", 60)
+graceful_timeout = 30
+# The app writes its own JSON access log line per request (with the request id).
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Heartbeat files on tmpfs: a container's overlay disk can stall workers into timeouts.
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
+
+
+def on_starting(server) -> None:
+    """Give multi-process metrics a clean folder: samples of an earlier run would be summed in."""
+    folder = multiprocess_dir()
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for pattern in _METRIC_FILE_PATTERNS:
+        for stale in Path(folder).glob(pattern):
+            stale.unlink(missing_ok=True)
+
+
+def child_exit(server, worker) -> None:
+    """Drop a finished worker's live gauges (in-flight requests) from ``/metrics``."""
+    mark_worker_dead(worker.pid)
