@@ -1,0 +1,135 @@
+"""What every backend provides: a ``Backend`` that loads a ``ModelSpec`` into a ``ServedModel``.
+
+A ``ServedModel`` answers the OpenAI operations its task supports (chat and completions for
+text generation, embeddings, classification); the others answer a clear 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ai_models.errors import InvalidRequestError
+from ai_models.registry import ModelSpec, Task
+
+if TYPE_CHECKING:
+    from ai_models.config import ModelServiceSettings
+    from ai_models.metrics import ModelMetrics
+    from ai_models.schemas import (
+        ChatCompletionRequest,
+        ClassificationRequest,
+        CompletionRequest,
+        EmbeddingRequest,
+    )
+
+Result = dict[str, Any] | AsyncIterator[str]
+
+
+@dataclass
+class RequestContext:
+    """What a model needs to know about the HTTP request it serves."""
+
+    metrics: ModelMetrics
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.monotonic)
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def until_disconnected(self, awaitable: Any) -> Any:
+        """Await ``awaitable`` unless the client goes away first (then cancel it and raise)."""
+        from ai_models.errors import CancelledRequest
+
+        task = asyncio.ensure_future(awaitable)
+        gone = asyncio.ensure_future(self.disconnected.wait())
+        try:
+            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise CancelledRequest()
+        return task.result()
+
+
+def check_lengths(lengths: list[int], limit: int) -> None:
+    """Refuse any input longer than ``limit`` tokens (400 naming the input and the limit)."""
+    for i, length in enumerate(lengths):
+        if length > limit:
+            raise InvalidRequestError(
+                f"input {i} has {length} tokens; this model's maximum context length is "
+                f"{limit} tokens",
+                param="input",
+            )
+
+
+async def run_batched(batcher: Any, payloads: list[Any], ctx: RequestContext, tokens: int) -> list:
+    """Run ``payloads`` through a ``DynamicBatcher`` and record the request's metrics."""
+    from ai_models.errors import QueueFullError
+
+    try:
+        results = await ctx.until_disconnected(batcher.run(payloads))
+    except QueueFullError:
+        ctx.metrics.rejected("queue_full")
+        raise
+    ctx.metrics.prompt_tokens.inc(tokens)
+    ctx.metrics.e2e.observe(time.monotonic() - ctx.started)
+    ctx.metrics.finished("stop")
+    return results
+
+
+class ServedModel:
+    """A loaded model answering OpenAI operations; unsupported ones answer 400."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.task = spec.task
+
+    def _unsupported(self, what: str) -> InvalidRequestError:
+        return InvalidRequestError(
+            f"model {self.name!r} is a {self.task.value} model; it does not serve {what}",
+            param="model",
+        )
+
+    async def chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Result:
+        """Answer a chat completion."""
+        raise self._unsupported("chat completions")
+
+    async def completion(self, request: CompletionRequest, ctx: RequestContext) -> Result:
+        """Answer a text completion."""
+        raise self._unsupported("completions")
+
+    async def embeddings(self, request: EmbeddingRequest, ctx: RequestContext) -> Result:
+        """Answer an embeddings request."""
+        raise self._unsupported("embeddings")
+
+    async def classify(self, request: ClassificationRequest, ctx: RequestContext) -> Result:
+        """Answer a classification request."""
+        raise self._unsupported("classification")
+
+    def describe(self) -> dict[str, Any]:
+        """Return extra fields for this model's ``/v1/models`` entry."""
+        return {}
+
+    def warm_up(self) -> None:
+        """Run one small request end to end, so readiness means the model really answers."""
+
+    def close(self) -> None:
+        """Release threads and memory."""
+
+
+class Backend:
+    """Loads models of some tasks; subclasses register themselves by ``name``."""
+
+    name: ClassVar[str]
+    tasks: ClassVar[tuple[Task, ...]]
+
+    def load(
+        self, spec: ModelSpec, settings: ModelServiceSettings, metrics: ModelMetrics
+    ) -> ServedModel:
+        """Load ``spec``; raise ``ModelLoadError`` with one clear line on failure."""
+        raise NotImplementedError

@@ -1,0 +1,253 @@
+"""Chat and text completions from a local causal LM, through the batching ``GenerationEngine``.
+
+Checks the limits (``MAX_TOKENS``, the context length) before anything is queued, so an
+oversized request gets a 400 naming the limit and a full queue a 429, never a broken stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ai_models.backends.base import RequestContext, Result, ServedModel
+from ai_models.engine.generation import GenerationEngine, Sequence
+from ai_models.engine.grammar import JsonGrammar
+from ai_models.engine.sampling import SamplingParams
+from ai_models.errors import ContextLengthError, InvalidRequestError, ModelServiceError
+from ai_models.openai_format import SSE_DONE, ResponseShape, sse
+from ai_models.registry import ModelSpec
+from ai_models.schemas import ChatCompletionRequest, CompletionRequest
+
+
+class LocalGenerator(ServedModel):
+    """A causal LM served through a ``GenerationEngine``."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        tokenizer: Any,
+        engine: GenerationEngine,
+        grammar: JsonGrammar,
+        context_length: int,
+        max_tokens: int,
+    ) -> None:
+        super().__init__(spec)
+        self.tokenizer = tokenizer
+        self.engine = engine
+        self.grammar = grammar
+        self.context_length = context_length
+        self.max_tokens = max_tokens
+
+    def describe(self) -> dict[str, Any]:
+        """Return the context length for ``/v1/models``."""
+        return {"max_model_len": self.context_length}
+
+    # -- prompts and limits -------------------------------------------------------------------
+
+    def chat_prompt(self, request: ChatCompletionRequest) -> list[int]:
+        """Render the messages with the model's chat template and tokenize them."""
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise InvalidRequestError(
+                f"model {self.name!r} has no chat template; use /v1/completions", param="messages"
+            )
+        messages = [
+            {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+            for m in request.messages
+        ]
+        try:
+            text = self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+        except Exception as exc:  # a Jinja template may refuse roles or their order
+            raise InvalidRequestError(
+                f"the chat template of {self.name!r} rejected these messages: {exc}",
+                param="messages",
+            ) from None
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _prompts(self, request: CompletionRequest) -> list[list[int]]:
+        prompt = request.prompt
+        if isinstance(prompt, str):
+            prompt = [prompt]
+        elif prompt and isinstance(prompt[0], int):
+            prompt = [prompt]
+        prompts = []
+        for item in prompt:
+            ids = item if isinstance(item, list) else self.tokenizer(item)["input_ids"]
+            if not ids or any(not 0 <= t < len(self.tokenizer) for t in ids):
+                raise InvalidRequestError(
+                    "prompt holds an empty prompt or an unknown token id", param="prompt"
+                )
+            prompts.append(ids)
+        return prompts
+
+    def _params(self, request: Any, prompt_tokens: int, where: str) -> SamplingParams:
+        limit = request.token_limit()
+        if limit is not None and limit > self.max_tokens:
+            raise InvalidRequestError(
+                f"max_tokens={limit} is more than this server allows "
+                f"(MAX_TOKENS={self.max_tokens})",
+                param="max_tokens",
+            )
+        room = self.context_length - prompt_tokens
+        if room < 1 or (limit is not None and limit > room):
+            asked = prompt_tokens + (limit or 0)
+            raise ContextLengthError(
+                f"This model's maximum context length is {self.context_length} tokens. However, "
+                f"you requested {asked} tokens ({prompt_tokens} in the {where}, {limit or 0} in "
+                f"the completion). Please reduce the length of the {where} or completion.",
+                param=where,
+            )
+        try:
+            bias = {int(k): v for k, v in (request.logit_bias or {}).items()}
+        except ValueError:
+            raise InvalidRequestError(
+                "logit_bias keys must be token ids", param="logit_bias"
+            ) from None
+        return SamplingParams(
+            max_tokens=limit or min(self.max_tokens, room),
+            temperature=1.0 if request.temperature is None else request.temperature,
+            top_p=1.0 if request.top_p is None else request.top_p,
+            seed=request.seed,
+            stop=request.stop_list(),
+            ignore_eos=request.ignore_eos,
+            presence_penalty=request.presence_penalty,
+            frequency_penalty=request.frequency_penalty,
+            logit_bias=bias,
+        )
+
+    async def _sequences(
+        self, request: Any, prompts: list[list[int]], where: str
+    ) -> list[Sequence]:
+        params = [self._params(request, len(ids), where) for ids in prompts]
+        compiled = None
+        if request.response_format is not None:  # compiling can take a while on big vocabularies
+            kind = request.response_format.as_dict()
+            compiled = await asyncio.to_thread(self.grammar.compile, kind)
+        sequences = []
+        for ids, param in zip(prompts, params, strict=True):
+            for _ in range(request.n):
+                state = self.grammar.state(compiled) if compiled is not None else None
+                sequences.append(
+                    Sequence(ids, param, grammar=state, context_length=self.context_length)
+                )
+        return sequences
+
+    # -- OpenAI operations --------------------------------------------------------------------
+
+    async def chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Result:
+        """Answer a chat completion (streamed or whole)."""
+        prompt = self.chat_prompt(request)
+        sequences = await self._sequences(request, [prompt], "messages")
+        return await self._run(request, sequences, ctx, ResponseShape(self.name, chat=True), "")
+
+    async def completion(self, request: CompletionRequest, ctx: RequestContext) -> Result:
+        """Answer a text completion (streamed or whole)."""
+        prompts = self._prompts(request)
+        sequences = await self._sequences(request, prompts, "prompt")
+        echo = [self.tokenizer.decode(p) if request.echo else "" for p in prompts]
+        prefixes = [echo[i // request.n] for i in range(len(sequences))]
+        shape = ResponseShape(self.name, chat=False)
+        return await self._run(request, sequences, ctx, shape, prefixes)
+
+    async def _run(
+        self,
+        request: Any,
+        sequences: list[Sequence],
+        ctx: RequestContext,
+        shape: ResponseShape,
+        prefixes: list[str] | str,
+    ) -> Result:
+        if isinstance(prefixes, str):
+            prefixes = [prefixes] * len(sequences)
+        prompt_tokens = sum(len(s.prompt_ids) for s in sequences[:: request.n])
+        try:
+            self.engine.submit(sequences)
+        except ModelServiceError:
+            ctx.metrics.rejected("queue_full")
+            raise
+        ctx.metrics.prompt_tokens.inc(prompt_tokens)
+        if request.stream:
+            usage = request.stream_options.include_usage if request.stream_options else False
+            return self._stream(sequences, ctx, shape, prefixes, prompt_tokens, usage)
+        return await ctx.until_disconnected(
+            self._collect(sequences, ctx, shape, prefixes, prompt_tokens)
+        )
+
+    async def _collect(
+        self,
+        sequences: list[Sequence],
+        ctx: RequestContext,
+        shape: ResponseShape,
+        prefixes: list[str],
+        prompt_tokens: int,
+    ) -> dict[str, Any]:
+        texts = list(prefixes)
+        async for delta in self.engine.stream(sequences):
+            texts[delta.index] += delta.text
+        self._finished(sequences, ctx)
+        choices = [(texts[i], seq.finish_reason) for i, seq in enumerate(sequences)]
+        completion_tokens = sum(len(seq.generated) for seq in sequences)
+        return shape.response(choices, prompt_tokens, completion_tokens)
+
+    async def _stream(
+        self,
+        sequences: list[Sequence],
+        ctx: RequestContext,
+        shape: ResponseShape,
+        prefixes: list[str],
+        prompt_tokens: int,
+        include_usage: bool,
+    ) -> AsyncIterator[str]:
+        try:
+            for i, prefix in enumerate(prefixes):
+                if shape.chat:
+                    yield shape.chunk(i, "", role=True, with_usage_field=include_usage)
+                elif prefix:
+                    yield shape.chunk(i, prefix, with_usage_field=include_usage)
+            async for delta in self.engine.stream(sequences):
+                if delta.text:
+                    yield shape.chunk(delta.index, delta.text, with_usage_field=include_usage)
+                if delta.finish_reason is not None:
+                    yield shape.chunk(
+                        delta.index,
+                        None if shape.chat else "",
+                        delta.finish_reason,
+                        with_usage_field=include_usage,
+                    )
+            self._finished(sequences, ctx)
+            if include_usage:
+                completion_tokens = sum(len(seq.generated) for seq in sequences)
+                yield shape.usage_chunk(prompt_tokens, completion_tokens)
+        except ModelServiceError as exc:
+            yield sse(exc.body())
+        except asyncio.CancelledError:
+            ctx.metrics.finished("abort")
+            raise
+        yield SSE_DONE
+
+    @staticmethod
+    def _finished(sequences: list[Sequence], ctx: RequestContext) -> None:
+        ctx.metrics.e2e.observe(time.monotonic() - ctx.started)
+        ctx.metrics.finished(sequences[0].finish_reason or "abort")
+
+    def warm_up(self) -> None:
+        """Generate one token through the engine (on a private event loop)."""
+
+        async def one_token() -> None:
+            ids = self.tokenizer("Hello")["input_ids"] or [0]
+            sequence = Sequence(
+                ids, SamplingParams(max_tokens=1), context_length=self.context_length
+            )
+            self.engine.submit([sequence])
+            async for _ in self.engine.stream([sequence]):
+                pass
+
+        asyncio.run(one_token())
+
+    def close(self) -> None:
+        """Stop the engine thread."""
+        self.engine.close()

@@ -1,0 +1,1 @@
+"""Inference machinery: generation engine, dynamic batcher, sampling and grammars."""
