@@ -197,3 +197,15 @@ def test_readyz_names_the_schema_when_the_database_was_not_upgraded(start_gunico
     assert report["failing"] == ["schema"]
     assert report["checks"]["database"] == "ok"
     assert server.get("/healthz")[0] == 200  # alive, just not ready
+
+
+def test_bad_setting_stops_gunicorn_with_one_line(tmp_path):
+    env = _environment(tmp_path, _free_port(), workers=2) | {"LOG_LEVEL": "LOUD"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", CONFIG, APP],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: LOG_LEVEL: must be")
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "Booting worker" not in result.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from paissive_income.config import ConfigError, load_settings
 from paissive_income.observability.metrics import mark_worker_dead, multiprocess_dir
 
 # Sample files prometheus_client writes per process; only these are wiped at start-up.
@@ -44,7 +45,13 @@ worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
 def on_starting(server) -> None:
-    """Give multi-process metrics a clean folder: samples of an earlier run would be summed in."""
+    """Check the settings once, then give multi-process metrics a clean folder."""
+    try:
+        load_settings()
+    except ConfigError as exc:
+        # One line and a non-zero exit, instead of every worker failing to boot with a traceback.
+        raise SystemExit(f"Error: {exc}") from None
+    # Samples of an earlier run would otherwise be summed in.
     folder = multiprocess_dir()
     if not folder:
         return
