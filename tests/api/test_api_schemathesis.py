@@ -73,10 +73,15 @@ def test_api_workflows_conform_to_its_openapi_document(api_schema, app):
             # links feed response values into later requests, and hypothesis checks replays.
             _delete_all_projects(app)
 
-    Workflow.run(settings=settings(
-        max_examples=20, stateful_step_count=6, deadline=None, database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    ))
+    Workflow.run(
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
+    )
 
 
 def _delete_all_projects(app) -> None:

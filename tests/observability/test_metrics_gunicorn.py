@@ -81,7 +81,8 @@ def _free_port() -> int:
 def _environment(tmp_path: Path, port: int, workers: int) -> dict[str, str]:
     """The process environment with every app setting replaced by this test's."""
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if key.removesuffix("_FILE").lower() not in Settings.model_fields
     }
     env.update(
@@ -124,13 +125,17 @@ def start_gunicorn(tmp_path) -> Iterator[Callable[..., Gunicorn]]:
         port = _free_port()
         env = _environment(tmp_path, port, workers)
         if upgrade:
-            subprocess.run([*_cli(), "db", "upgrade"], env=env, check=True, capture_output=True,
-                           timeout=60)
+            subprocess.run(
+                [*_cli(), "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60
+            )
         log = tmp_path / "gunicorn.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", CONFIG, APP],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         started.append(process)
         server = Gunicorn(process, f"http://127.0.0.1:{port}", tmp_path / "metrics", log)
@@ -152,8 +157,11 @@ def _scrape(server: Gunicorn) -> tuple[float, float]:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = sample.labels
-            if (sample.name == "http_requests_total" and labels.get("endpoint") == "/healthz"
-                    and labels.get("status") == "200"):
+            if (
+                sample.name == "http_requests_total"
+                and labels.get("endpoint") == "/healthz"
+                and labels.get("status") == "200"
+            ):
                 healthz = (healthz or 0.0) + sample.value
             elif sample.name == "http_requests_in_flight":
                 in_flight = sample.value
@@ -203,7 +211,10 @@ def test_bad_setting_stops_gunicorn_with_one_line(tmp_path):
     env = _environment(tmp_path, _free_port(), workers=2) | {"LOG_LEVEL": "LOUD"}
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", CONFIG, APP],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith("Error: LOG_LEVEL: must be")

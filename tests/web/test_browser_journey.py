@@ -16,8 +16,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 EMAIL, PASSWORD = "newcomer@example.com", "correct horse battery"
 SEGMENTS = ("freelance illustrators", "indie game studios")
@@ -38,8 +43,11 @@ def live_url(tmp_path) -> Iterator[str]:
     from paissive_income.web import create_app
 
     settings = load_settings(
-        {}, instance_path=tmp_path / "instance", database_url=f"sqlite:///{tmp_path / 'web.db'}",
-        secret_key="browser-test-secret-" + "x" * 32, log_level="WARNING",
+        {},
+        instance_path=tmp_path / "instance",
+        database_url=f"sqlite:///{tmp_path / 'web.db'}",
+        secret_key="browser-test-secret-" + "x" * 32,
+        log_level="WARNING",
     )
     app = create_app(settings)
     services = app.extensions["paissive"]
