@@ -5,11 +5,11 @@
 #
 # Idempotent and quick when everything is present: each tool is installed only when missing.
 # PYTHON selects the interpreter that runs the tests (default: python, else python3, on PATH);
-# CHECKOV_VENV where checkov lives (default: /opt/checkov).
+# CHECKOV_VENV where checkov lives (default: .tools/checkov in the repository, git-ignored).
 set -euo pipefail
 
 python="${PYTHON:-$(command -v python || command -v python3)}"
-checkov_venv="${CHECKOV_VENV:-/opt/checkov}"
+checkov_venv="${CHECKOV_VENV:-$(cd "$(dirname "$0")/.." && pwd)/.tools/checkov}"
 checkov_version="3.3.30"  # the allow-list in tests/ai_models/serving/checkov-skips.yaml matches it
 
 # Versions the serving tests were written against; an existing install is left as it is.

@@ -19,6 +19,7 @@ import yaml
 
 HERE = Path(__file__).parent
 SKIPS_FILE = HERE / "checkov-skips.yaml"
+REPO_ROOT = HERE.parents[2]
 INSTALL_HINT = "run .ci/install-validators.sh"
 
 
@@ -44,8 +45,8 @@ def files(root: Path, name: str) -> list[Path]:
 
 
 def checkov_binary() -> str:
-    """checkov from its own venv (CHECKOV_VENV, default /opt/checkov), CHECKOV_BIN or PATH."""
-    venv = os.environ.get("CHECKOV_VENV", "/opt/checkov")
+    """checkov from its own venv (CHECKOV_VENV, default .tools/checkov), CHECKOV_BIN or PATH."""
+    venv = os.environ.get("CHECKOV_VENV", str(REPO_ROOT / ".tools" / "checkov"))
     return tool("checkov", f"{venv}/bin/checkov")
 
 
