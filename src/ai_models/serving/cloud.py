@@ -163,14 +163,5 @@ class CloudTarget(DeploymentTarget[CloudConfig]):
                 f"model_path {config.model_path!r} is not provided by {self.name}: bake the model "
                 "into the image, or set model_id to download it from the Hugging Face Hub"
             )
-        spec = ImageSpec(
-            title=config.name,
-            base_image=config.base_image,
-            gpu_count=config.gpu_count,
-            port=config.port,
-            host=config.host,
-            model_path=config.model_path,
-            model_type=config.model_type,
-            model_id=config.model_id,
-        )
+        spec = ImageSpec.from_config(config, title=config.name)
         return image_files(spec)

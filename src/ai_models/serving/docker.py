@@ -114,7 +114,15 @@ class DockerTarget(DeploymentTarget[DockerConfig]):
         compose = OutputFile("docker-compose.yml", to_yaml(compose_file(config, output_dir)))
         # .dockerignore serves builders that read only the context root's ignore file.
         ignore = OutputFile(".dockerignore", image.DOCKERIGNORE)
-        return [*image.image_files(image.ImageSpec.from_docker(config)), compose, ignore]
+        return [
+            *image.image_files(
+                image.ImageSpec.from_config(
+                    config, title=config.image_name, packages=config.additional_packages
+                )
+            ),
+            compose,
+            ignore,
+        ]
 
 
 def compose_file(config: DockerConfig, output_dir: str) -> dict:

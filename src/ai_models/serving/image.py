@@ -22,6 +22,7 @@ from .server import (
 )
 
 if TYPE_CHECKING:
+    from .cloud import CloudConfig
     from .docker import DockerConfig
 
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -57,10 +58,12 @@ class ImageSpec:
     packages: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_docker(cls, config: DockerConfig) -> ImageSpec:
-        """The image a DockerConfig describes (its env_vars stay in compose: runtime, not image)."""
+    def from_config(
+        cls, config: DockerConfig | CloudConfig, *, title: str, packages: list[str] | None = None
+    ) -> ImageSpec:
+        """The image a Docker or cloud config describes (env vars stay out: runtime, not image)."""
         return cls(
-            title=config.image_name,
+            title=title,
             base_image=config.base_image,
             gpu_count=config.gpu_count,
             port=config.port,
@@ -68,7 +71,7 @@ class ImageSpec:
             model_path=config.model_path,
             model_type=config.model_type,
             model_id=config.model_id,
-            packages=list(config.additional_packages),
+            packages=list(packages or []),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paissive_income.auth.models import ApiToken, Role, User
@@ -25,7 +25,7 @@ def register_user(session: Session, *, email: str, password: str) -> User:
     credentials = Credentials(email=email, password=password)
     if session.scalar(select(User.id).where(User.email == credentials.email)) is not None:
         raise AccountError("Registration failed: check your details, or log in instead.")
-    is_first = session.scalar(select(func.count(User.id))) == 0
+    is_first = not has_users(session)
     user = User(
         email=credentials.email,
         password_hash=hash_password(credentials.password),
@@ -62,6 +62,11 @@ def create_admin(session: Session, *, email: str, password: str) -> User:
     user.disabled = False
     session.commit()
     return user
+
+
+def has_users(session: Session) -> bool:
+    """Say whether any account exists yet."""
+    return session.scalar(select(User.id).limit(1)) is not None
 
 
 def list_users(session: Session) -> list[User]:

@@ -45,7 +45,7 @@ def _safe_next() -> str | None:
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     """Show the registration form and create the account."""
-    if not services().settings.open_registration and _has_users():
+    if not services().settings.open_registration and service.has_users(db_session()):
         abort(404)
     form = RegisterForm()
     if form.validate_on_submit():
@@ -60,10 +60,6 @@ def register():
         flash("Welcome! Your account is ready.", "success")
         return redirect(url_for("projects.dashboard"))
     return render_template("auth/register.html", form=form)
-
-
-def _has_users() -> bool:
-    return bool(service.list_users(db_session()))
 
 
 def _registration_message(exc: Exception) -> str:
