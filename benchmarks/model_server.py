@@ -191,8 +191,7 @@ def measure_overhead(
     from sentence_transformers import SentenceTransformer
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ai_models.engine.generation import Sequence
-    from ai_models.engine.sampling import SamplingParams
+    from ai_models.engine.sequence import SamplingParams, Sequence
 
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="none", max_retries=0)
     engine = server.app.state.host.entries["lm"].model.engine

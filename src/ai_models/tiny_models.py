@@ -79,8 +79,13 @@ def build_tiny_causal_lm(
     layers: int = 2,
     context_length: int = 4096,
     seed: int = 0,
+    init_std: float = 0.02,
 ) -> Path:
-    """Save a random-weight Qwen2 causal LM with its tokenizer and chat template at ``path``."""
+    """Save a random-weight Qwen2 causal LM with its tokenizer and chat template at ``path``.
+
+    ``init_std`` is the weights' standard deviation: the default (transformers') makes a model
+    that repeats one token; about 0.3 makes greedy output depend on the context.
+    """
     import torch
     from transformers import GenerationConfig, Qwen2ForCausalLM
 
@@ -88,7 +93,11 @@ def build_tiny_causal_lm(
     tokenizer = build_tiny_tokenizer(path)
     torch.manual_seed(seed)
     config = _qwen2_config(
-        tokenizer, hidden_size=hidden_size, layers=layers, context_length=context_length
+        tokenizer,
+        hidden_size=hidden_size,
+        layers=layers,
+        context_length=context_length,
+        initializer_range=init_std,
     )
     model = Qwen2ForCausalLM(config)
     model.generation_config = GenerationConfig(

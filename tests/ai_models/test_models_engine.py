@@ -14,11 +14,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from ai_models.backends.loading import configure_cpu_threads
 from ai_models.engine.batcher import DynamicBatcher
 from ai_models.engine.detokenize import IncrementalDetokenizer
-from ai_models.engine.generation import GenerationEngine, Sequence
+from ai_models.engine.generation import GenerationEngine
 from ai_models.engine.grammar import JsonGrammar
 from ai_models.engine.queue import Group, WaitQueue
-from ai_models.engine.sampling import SamplingParams
-from ai_models.errors import QueueFullError
+from ai_models.engine.sequence import SamplingParams, Sequence
+from ai_models.errors import InvalidRequestError, QueueFullError
 
 GREEDY = SamplingParams(max_tokens=24, temperature=0, ignore_eos=True)
 
@@ -157,22 +157,30 @@ def test_json_grammar_holds_for_many_random_runs(engine, lm):
             assert len(seq.generated) <= 90, "with room to close, max_tokens holds"
 
 
-def test_wait_queue_bounds_waiting_requests_and_discards():
+def test_wait_queue_bounds_the_waiting_cost_and_discards():
     class Unit:
         def __init__(self, group):
             self.group = group
 
-    queue: WaitQueue[Unit] = WaitQueue(max_groups=2)
-    first, second = Group(), Group()
+    queue: WaitQueue[Unit] = WaitQueue(max_cost=4, unit="sequences")
+    first, second, reserved, third = Group(), Group(), Group(), Group()
     queue.put([Unit(first), Unit(first), Unit(first)])
     queue.put([Unit(second)])
     with pytest.raises(QueueFullError) as full:
         queue.put([Unit(Group())])
     assert full.value.headers["Retry-After"] == "1"
+    assert "4 sequences are waiting" in full.value.message
     queue.discard(first)
-    assert queue.waiting_groups == 1 and len(queue) == 1
+    assert (queue.waiting_groups, queue.waiting_cost, len(queue)) == (1, 1, 1)
+    queue.reserve(reserved, 3)  # held before its units exist: counts at once
+    with pytest.raises(QueueFullError):
+        queue.reserve(Group(), 1)
     assert [u.group for u in queue.take(8, wait_s=0)] == [second]
-    assert queue.waiting_groups == 0
+    queue.discard(reserved)  # the reservation was never used
+    assert (queue.waiting_groups, queue.waiting_cost) == (0, 0)
+    with pytest.raises(InvalidRequestError, match="costs 5 sequences but at most 4"):
+        queue.put([Unit(third) for _ in range(5)])
+    assert third.cost == 0 and queue.waiting_cost == 0
 
 
 def test_batcher_groups_concurrent_inputs_and_keeps_order():

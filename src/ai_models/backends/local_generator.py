@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ai_models.backends.base import RequestContext, Result, ServedModel
-from ai_models.engine.generation import GenerationEngine, Sequence
+from ai_models.engine.generation import GenerationEngine
 from ai_models.engine.grammar import JsonGrammar
-from ai_models.engine.sampling import SamplingParams
+from ai_models.engine.sequence import SamplingParams, Sequence
 from ai_models.errors import ContextLengthError, InvalidRequestError, ModelServiceError
 from ai_models.openai_format import SSE_DONE, ResponseShape, sse
 from ai_models.registry import ModelSpec

@@ -69,7 +69,7 @@ class DynamicBatcher:
         self.max_batch_size = max_batch_size
         self.batch_wait_s = batch_wait_s
         self.metrics = metrics
-        self.queue: WaitQueue[_Item] = WaitQueue(max_groups=max_queue)
+        self.queue: WaitQueue[_Item] = WaitQueue(max_cost=max_queue)
         self._thread = threading.Thread(target=self._work, name=f"batcher-{task}", daemon=True)
         self._thread.start()
 
@@ -78,7 +78,7 @@ class DynamicBatcher:
         if not payloads:
             return []
         job = _Job(len(payloads), asyncio.get_running_loop())
-        self.queue.put([_Item(job, i, payload) for i, payload in enumerate(payloads)])
+        self.queue.put([_Item(job, i, payload) for i, payload in enumerate(payloads)], cost=1)
         self._update_gauges()
         try:
             return await job.future

@@ -4,6 +4,9 @@ Rows can leave (``drop``) and batches can be stacked (``merge``) between steps. 
 the KV cache along its batch and sequence axes, which is safe for transformers' plain
 ``DynamicLayer`` caches; for other cache layouts (sliding windows, quantised caches) merging is
 switched off and finished rows leave through the cache's own ``batch_select_indices``.
+
+Invariant, after every method: each per-row tensor (inputs, mask, positions, every cache layer)
+has exactly ``size`` rows, in the order of ``sequences``, and the mask is as wide as the cache.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from ai_models.engine.generation import Sequence
+    from ai_models.engine.sequence import Sequence
 
 
 def _forward_kwargs(model: Any) -> tuple[str, str | None]:
@@ -121,10 +124,11 @@ class Batch:
         """Remove ``rows`` (finished or cancelled sequences) from the batch."""
         if not rows:
             return
-        keep = [i for i in range(self.size) if i not in set(rows)]
+        gone = set(rows)
+        keep = [i for i in range(self.size) if i not in gone]
         self.sequences = [self.sequences[i] for i in keep]
-        if not keep:
-            return
+        # Cut every per-row tensor even when no row is left: a batch emptied in name only kept
+        # its old rows, and the next merge stacked them back under live ones (issue 7).
         index = torch.tensor(keep, dtype=torch.long, device=self.device)
         self.inputs, self.mask = self.inputs[index], self.mask[index]
         self.positions = self.positions[index]
@@ -133,36 +137,49 @@ class Batch:
             self.cache.batch_select_indices(index)
             return
         for layer in layers:
-            if layer.is_initialized and layer.keys.numel():
+            if layer.is_initialized and layer.keys is not None:
                 layer.keys, layer.values = layer.keys[index], layer.values[index]
         self._trim(layers)
 
     def _trim(self, layers: list[Any]) -> None:
-        """Cut leading columns that are padding in every row."""
+        """Cut leading columns that are padding in every row (all of them when no row is left)."""
         used = self.mask.any(dim=0).nonzero()
-        start = int(used[0]) if used.numel() else 0
+        start = int(used[0]) if used.numel() else self.mask.shape[1]
         if start:
             self.mask = self.mask[:, start:]
             for layer in layers:
-                if layer.is_initialized and layer.keys.numel():
+                if layer.is_initialized and layer.keys is not None:
                     layer.keys = layer.keys[:, :, start:, :]
                     layer.values = layer.values[:, :, start:, :]
 
     def merge(self, other: Batch) -> None:
         """Stack ``other``'s rows under ours, left-padding the shorter cache."""
+        if not other.size:
+            return
         mine, theirs = _plain_layers(self.cache), _plain_layers(other.cache)
+        if mine is None or theirs is None:
+            raise ValueError("only batches with plain dynamic caches can be merged")
         width = max(self.mask.shape[1], other.mask.shape[1])
         for a, b in zip(mine, theirs, strict=True):
-            a.keys = torch.cat([_pad_left(a.keys, width), _pad_left(b.keys, width)], dim=0)
-            a.values = torch.cat([_pad_left(a.values, width), _pad_left(b.values, width)], dim=0)
+            a.keys = torch.cat([_pad_left(a.keys, width, b.keys), _pad_left(b.keys, width)])
+            a.values = torch.cat([_pad_left(a.values, width, b.values), _pad_left(b.values, width)])
         self.mask = torch.cat([_pad_left(self.mask, width), _pad_left(other.mask, width)], dim=0)
         self.inputs = torch.cat([self.inputs, other.inputs], dim=0)
         self.positions = torch.cat([self.positions, other.positions], dim=0)
         self.sequences = self.sequences + other.sequences
 
 
-def _pad_left(tensor: torch.Tensor, width: int) -> torch.Tensor:
-    """Zero-pad the sequence axis (dim 2 of a 4-D cache tensor, dim 1 of a mask) to ``width``."""
+def _pad_left(
+    tensor: torch.Tensor | None, width: int, like: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Zero-pad the sequence axis (dim 2 of a 4-D cache tensor, dim 1 of a mask) to ``width``.
+
+    An emptied cache layer (no rows, or never filled) takes its other dimensions from ``like``.
+    """
+    if like is not None and (tensor is None or tensor.dim() != like.dim()):
+        shape = list(like.shape)
+        shape[0], shape[2] = 0, width
+        return like.new_zeros(shape)
     axis = 2 if tensor.dim() == 4 else 1
     missing = width - tensor.shape[axis]
     if missing <= 0:

@@ -6,29 +6,10 @@ when the request gives a ``seed``), so a request's output does not depend on its
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import torch
 import xgrammar as xgr
 
-if TYPE_CHECKING:
-    from ai_models.engine.generation import Sequence
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """How one sequence is decoded."""
-
-    max_tokens: int
-    temperature: float = 1.0
-    top_p: float = 1.0
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-    ignore_eos: bool = False
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    logit_bias: dict[int, float] = field(default_factory=dict)
+from ai_models.engine.sequence import Sequence
 
 
 def _apply_penalties(logits: torch.Tensor, rows: list[Sequence]) -> None:
