@@ -36,6 +36,10 @@ class Cache(ABC):
         """Add one to the counter under ``key`` (created with ``ttl``) and return it."""
 
     @abstractmethod
+    def release(self, key: str) -> None:
+        """Take one back from the counter under ``key`` if it still exists (never create it)."""
+
+    @abstractmethod
     def ping(self) -> None:
         """Raise if the backend cannot be reached."""
 
@@ -61,9 +65,22 @@ class DiskCache(Cache):
         self._cache.delete(key)
 
     def incr(self, key: str, ttl: float) -> int:
-        # add() only writes when absent, so the window starts at the first hit and is not extended.
-        self._cache.add(key, 0, expire=ttl)
-        return self._cache.incr(key)
+        while True:
+            # add() only writes when absent, so the window starts at the first hit and is not
+            # extended; default=None makes incr() refuse a counter that expired in between
+            # (instead of re-creating it without expiry), and the loop opens a new window.
+            self._cache.add(key, 0, expire=ttl)
+            try:
+                return self._cache.incr(key, default=None)
+            except KeyError:
+                continue
+
+    def release(self, key: str) -> None:
+        try:
+            # default=None: a missing or expired counter raises instead of being created at -1.
+            self._cache.incr(key, -1, default=None)
+        except KeyError:
+            pass
 
     def ping(self) -> None:
         self._cache.get("__ping__")
@@ -80,6 +97,11 @@ class RedisCache(Cache):
     def __init__(self, url: str, prefix: str = "paissive:") -> None:
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
         self._prefix = prefix
+        # DECR alone would create a missing (expired) counter at -1 with no expiry.
+        self._release = self._redis.register_script(
+            "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end "
+            "return 0"
+        )
 
     def _key(self, key: str) -> str:
         return self._prefix + key
@@ -101,6 +123,9 @@ class RedisCache(Cache):
         pipe.pexpire(self._key(key), int(ttl * 1000), nx=True)
         count, _ = pipe.execute()
         return int(count)
+
+    def release(self, key: str) -> None:
+        self._release(keys=[self._key(key)])
 
     def ping(self) -> None:
         self._redis.ping()

@@ -1,14 +1,23 @@
-"""Bearer-token authentication for the JSON API."""
+"""Bearer-token authentication for the JSON API; the app says how a token finds its user."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
-from flask import g, request
+from flask import Flask, current_app, g, request
 
 from paissive_income.api.errors import error_response
-from paissive_income.auth.service import user_for_token
-from paissive_income.web.context import db_session
+
+# The plumbing knows no domain: the app registers the function that maps a token to its user.
+TokenLoader = Callable[[str], Any]
+_EXTENSION = "api_token_loader"
+
+
+def init_token_auth(app: Flask, loader: TokenLoader) -> None:
+    """Make ``loader(secret)`` the way ``token_required`` finds a token's user (None: refused)."""
+    app.extensions[_EXTENSION] = loader
 
 
 def token_required(view):
@@ -19,7 +28,7 @@ def token_required(view):
         scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
         user = None
         if scheme.lower() == "bearer" and secret.strip():
-            user = user_for_token(db_session(), secret.strip())
+            user = current_app.extensions[_EXTENSION](secret.strip())
         if user is None:
             response = error_response(401, "unauthorized", "A valid API token is required.")
             response.headers["WWW-Authenticate"] = 'Bearer realm="api"'

@@ -1,19 +1,58 @@
-"""Parse a JSON request body into a pydantic schema."""
+"""Parse a JSON request body into a pydantic schema, refusing nesting deeper than a limit."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import re
+from typing import Any, TypeVar
 
-from flask import request
+from flask import current_app, request
+from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel
 from werkzeug.exceptions import BadRequest
 
 Model = TypeVar("Model", bound=BaseModel)
 
+# No request schema nests beyond 3 levels; 32 leaves room and stays far below Python's
+# recursion limit, which a 2 KB body of 1,000 "[" would otherwise hit (a 500).
+MAX_JSON_DEPTH = 32
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+class JSONTooDeep(ValueError):
+    """A JSON document nests arrays and objects deeper than MAX_JSON_DEPTH."""
+
+
+def json_depth(text: str) -> int:
+    """Return how deep arrays and objects nest in JSON ``text`` (ignoring brackets in strings)."""
+    depth = deepest = 0
+    for bracket in _BRACKET.finditer(_STRING.sub('""', text)):
+        depth += 1 if bracket.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+class DepthLimitedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, refusing documents nested deeper than MAX_JSON_DEPTH."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse ``s`` after checking its depth (JSONTooDeep, a ValueError, when too deep)."""
+        text = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
+        if json_depth(text) > MAX_JSON_DEPTH:
+            raise JSONTooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels is refused.")
+        return super().loads(s, **kwargs)
+
 
 def parse_body(schema: type[Model]) -> Model:
     """Return the request's JSON body validated by ``schema`` (ValidationError if invalid)."""
-    data = request.get_json(silent=True)
+    if not request.is_json:
+        raise BadRequest("The request body must be a JSON object (Content-Type: application/json).")
+    try:
+        data = current_app.json.loads(request.get_data(cache=True))
+    except JSONTooDeep as exc:
+        raise BadRequest(str(exc)) from None
+    except ValueError:  # also UnicodeDecodeError
+        raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object (Content-Type: application/json).")
     return schema.model_validate(data)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+import logging
+
+from flask import jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -10,6 +12,9 @@ from paissive_income import __version__
 from paissive_income.api import api_v1
 from paissive_income.api.errors import error_response, http_error, validation_error
 from paissive_income.api.spec import build_openapi
+from paissive_income.context import rollback_db_session
+
+log = logging.getLogger(__name__)
 
 
 @api_v1.get("/openapi.json")
@@ -23,6 +28,8 @@ api_v1.register_error_handler(HTTPException, http_error)
 
 
 @api_v1.errorhandler(Exception)
-def unexpected_error(_exc: Exception):
-    """Answer any unexpected failure with the error shape, never a traceback."""
+def unexpected_error(exc: Exception):
+    """Log any unexpected failure with its traceback; answer with the error shape, never one."""
+    log.error("Exception on %s [%s]", request.path, request.method, exc_info=exc)
+    rollback_db_session()
     return error_response(500, "internal_error", "Something went wrong on our side.")

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from paissive_income.auth import service
 from paissive_income.auth.forms import UserAdminForm
 from paissive_income.auth.models import Role
-from paissive_income.web.context import db_session
+from paissive_income.context import db_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -32,6 +32,12 @@ class User(TimestampMixin, Base):
     )
     disabled: Mapped[bool] = mapped_column(default=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session's user id: bumping it (logout, password change, disabling) ends
+    # every session and remember cookie issued before, on every worker at once.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # True only on the account registration made the instance's first admin, NULL elsewhere:
+    # the unique constraint lets exactly one of several simultaneous first registrations win.
+    bootstrap_admin: Mapped[bool | None] = mapped_column(unique=True)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -59,8 +65,21 @@ class User(TimestampMixin, Base):
         return self.role == Role.ADMIN
 
     def get_id(self) -> str:
-        """Return the id Flask-Login keeps in the session."""
-        return str(self.id)
+        """Return the id Flask-Login keeps in the session: the user id and session version."""
+        return session_id(self.id, self.session_version)
+
+
+def session_id(user_id: int, version: int) -> str:
+    """Return the string a session (or remember cookie) holds for a user at ``version``."""
+    return f"{user_id}:{version}"
+
+
+def parse_session_id(value: str) -> tuple[int, int] | None:
+    """Return (user id, session version) from a session's user id, or None if malformed."""
+    user_id, _, version = value.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and version.isascii() and version.isdigit()):
+        return None
+    return int(user_id), int(version)
 
 
 class ApiToken(Base):

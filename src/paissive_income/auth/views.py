@@ -7,8 +7,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 from pydantic import ValidationError
 
 from paissive_income.auth import service
-from paissive_income.auth.forms import ActionForm, LoginForm, RegisterForm, TokenForm
-from paissive_income.web.context import db_session, services
+from paissive_income.auth.forms import ChangePasswordForm, LoginForm, RegisterForm, TokenForm
+from paissive_income.auth.redirects import safe_next
+from paissive_income.auth.throttle import login_throttle
+from paissive_income.context import db_session, services
+from paissive_income.forms import ActionForm
 
 bp = Blueprint("auth", __name__)
 LOGIN_FAILED = "Invalid email or password."
@@ -20,26 +23,20 @@ def login():
     """Show the login form and log the user in."""
     form = LoginForm()
     if form.validate_on_submit():
-        throttle, email = services().throttle, form.email.data.strip().lower()
+        throttle, email = login_throttle(), form.email.data.strip().lower()
         ip = request.remote_addr or "unknown"
-        if throttle.is_blocked(email=email, ip=ip):
+        # Counted before the slow password check, so simultaneous attempts cannot slip past.
+        if not throttle.reserve(email=email, ip=ip):
             flash(THROTTLED, "error")
             return render_template("auth/login.html", form=form), 429
         user = service.authenticate(db_session(), email=email, password=form.password.data)
         if user is None:
-            throttle.record_failure(email=email, ip=ip)
             flash(LOGIN_FAILED, "error")
             return render_template("auth/login.html", form=form), 401
-        throttle.reset_account(email)
+        throttle.succeeded(email=email, ip=ip)
         login_user(user)
-        return redirect(_safe_next() or url_for("projects.dashboard"))
+        return redirect(safe_next(request.args.get("next")) or url_for("projects.dashboard"))
     return render_template("auth/login.html", form=form)
-
-
-def _safe_next() -> str | None:
-    target = request.args.get("next", "")
-    # Only same-site relative paths: an absolute URL here would be an open redirect.
-    return target if target.startswith("/") and not target.startswith("//") else None
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -74,6 +71,8 @@ def _registration_message(exc: Exception) -> str:
 def logout():
     """Log the user out (POST with CSRF, so no cross-site logout)."""
     if ActionForm().validate_on_submit():
+        # Server-side: a copy of this session's cookie must not outlive the logout.
+        service.end_sessions(db_session(), user=current_user)
         logout_user()
     return redirect(url_for("auth.login"))
 
@@ -90,10 +89,39 @@ def account():
             )
         except service.AccountError as exc:
             flash(str(exc), "error")
+    return _account_page(form=form, new_secret=new_secret)
+
+
+def _account_page(*, status: int = 200, **forms):
+    context = {"form": TokenForm(formdata=None), "password_form": ChangePasswordForm(formdata=None)}
+    context.update(forms)
     tokens = service.list_tokens(db_session(), user=current_user)
-    return render_template(
-        "auth/account.html", form=form, tokens=tokens, new_secret=new_secret, action=ActionForm()
-    )
+    page = render_template("auth/account.html", tokens=tokens, action=ActionForm(), **context)
+    return page, status
+
+
+@bp.post("/account/password")
+@login_required
+def change_password():
+    """Change the user's password; every other session of theirs ends."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_password(
+                db_session(),
+                user=current_user,
+                current_password=form.current.data,
+                new_password=form.new.data,
+            )
+        except (service.AccountError, ValidationError) as exc:
+            form.current.errors = [*form.current.errors, _registration_message(exc)]
+        else:
+            login_user(
+                current_user._get_current_object()
+            )  # this session carries on under the new session version
+            flash("Password changed. Every other session has been logged out.", "success")
+            return redirect(url_for("auth.account"))
+    return _account_page(password_form=form, status=400)
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

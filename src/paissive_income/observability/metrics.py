@@ -86,7 +86,8 @@ def init_metrics(app: Flask) -> HttpMetrics:
 
     @blueprint.get("/metrics")
     def metrics_view() -> Response:
-        return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
+        # content_type, not mimetype: the constant already ends in "; charset=utf-8".
+        return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
 
     app.register_blueprint(blueprint)
     return metrics

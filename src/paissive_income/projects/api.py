@@ -9,10 +9,10 @@ from paissive_income.api.auth import token_required
 from paissive_income.api.body import parse_body
 from paissive_income.api.errors import error_response
 from paissive_income.api.spec import operation
+from paissive_income.context import db_session
 from paissive_income.db.base import MAX_INTEGER_ID
 from paissive_income.projects import service
 from paissive_income.projects.schemas import ProjectIn, ProjectList, ProjectOut, ProjectPatch
-from paissive_income.web.context import db_session
 
 TAG = "projects"
 PAGING = {

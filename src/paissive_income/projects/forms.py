@@ -1,13 +1,13 @@
 """The project form: name, market segments (one per line) and notes."""
 
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from paissive_income.forms import SafeForm
 from paissive_income.projects.schemas import ProjectIn
 
 
-class ProjectForm(FlaskForm):
+class ProjectForm(SafeForm):
     """Create or edit a project."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])

@@ -14,8 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-# Text must have a visible character and no NUL (PostgreSQL cannot store NUL in text).
-VISIBLE_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
+from paissive_income.text import MULTI_LINE_PATTERN, VISIBLE_LINE_PATTERN, check_text
 
 
 def _strip(value: str) -> str:
@@ -26,24 +25,43 @@ def _strip(value: str) -> str:
     return value
 
 
+def _line(value: str) -> str:
+    return check_text(value)
+
+
+def _multi_line(value: str) -> str:
+    return check_text(value, multiline=True)
+
+
 # Limits apply to the text as sent (as the OpenAPI schema says); then spaces around are dropped.
+# The pattern documents the shared text rule; the validators enforce it with a clear message.
 Segment = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=200, pattern=VISIBLE_TEXT),
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(_line),
     AfterValidator(_strip),
+    Field(json_schema_extra={"pattern": VISIBLE_LINE_PATTERN}),
 ]
 Name = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=120, pattern=VISIBLE_TEXT),
+    StringConstraints(min_length=1, max_length=120),
+    AfterValidator(_line),
     AfterValidator(_strip),
+    Field(json_schema_extra={"pattern": VISIBLE_LINE_PATTERN}),
 ]
 Segments = Annotated[list[Segment], Field(min_length=1, max_length=20)]
-Notes = Annotated[str, StringConstraints(max_length=10_000, pattern=r"^[^\x00]*$")]
+Notes = Annotated[
+    str,
+    StringConstraints(max_length=10_000),
+    AfterValidator(_multi_line),
+    Field(json_schema_extra={"pattern": MULTI_LINE_PATTERN}),
+]
 
 
-def _omit_default(schema: dict) -> None:
-    """Leave the null default of an optional patch field out of the JSON schema."""
-    schema.pop("default", None)
+def _omit_defaults(schema: dict) -> None:
+    """Leave the null defaults of the optional patch fields out of the JSON schema."""
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
 
 
 def _dedupe(segments: list[str]) -> list[str]:
@@ -69,12 +87,12 @@ class ProjectIn(BaseModel):
 class ProjectPatch(BaseModel):
     """A partial update of a project: only the fields given change (none may be null)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_omit_defaults)
 
     # Omitted means unchanged; an explicit null is refused by the field's type.
-    name: Name = Field(default=None, json_schema_extra=_omit_default)
-    market_segments: Segments = Field(default=None, json_schema_extra=_omit_default)
-    notes: Notes = Field(default=None, json_schema_extra=_omit_default)
+    name: Name = None
+    market_segments: Segments = None
+    notes: Notes = None
 
     _segments = field_validator("market_segments")(classmethod(lambda cls, v: _dedupe(v)))
 

@@ -6,10 +6,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from pydantic import ValidationError
 
-from paissive_income.auth.forms import ActionForm
+from paissive_income.context import db_session
+from paissive_income.forms import ActionForm
 from paissive_income.projects import service
 from paissive_income.projects.forms import ProjectForm
-from paissive_income.web.context import db_session
 
 bp = Blueprint("projects", __name__)
 

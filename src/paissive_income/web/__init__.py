@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from paissive_income.auth.throttle import LoginThrottle
+from paissive_income.api.body import DepthLimitedJSONProvider
 from paissive_income.cache import create_cache
 from paissive_income.config import Settings, ensure_instance, load_settings
+from paissive_income.context import Services, close_db_session, rollback_db_session
 from paissive_income.db import Database, migrate
 from paissive_income.db.base import MAX_INTEGER_ID
 from paissive_income.observability.health import init_health
 from paissive_income.observability.logging import configure_logging
 from paissive_income.observability.metrics import init_metrics
 from paissive_income.observability.requests import init_request_ids
-from paissive_income.web.context import Services, close_db_session
 from paissive_income.web.extensions import csrf, login_manager
 from paissive_income.web.security import HttpsAwareSessionInterface, security_headers
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -37,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = ensure_instance(settings or load_settings())
     configure_logging(settings.log_level)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.json = DepthLimitedJSONProvider(app)
     _configure(app, settings)
     app.extensions["paissive"] = _services(settings)
     _init_extensions(app)
@@ -66,13 +71,7 @@ def _configure(app: Flask, settings: Settings) -> None:
 def _services(settings: Settings) -> Services:
     database = Database(settings.sqlalchemy_url)
     cache = create_cache(redis_url=settings.redis_url, directory=settings.cache_path)
-    throttle = LoginThrottle(
-        cache=cache,
-        max_per_account=settings.login_max_attempts_per_account,
-        max_per_ip=settings.login_max_attempts_per_ip,
-        window_seconds=settings.login_throttle_window_seconds,
-    )
-    return Services(settings=settings, database=database, cache=cache, throttle=throttle)
+    return Services(settings=settings, database=database, cache=cache)
 
 
 def _init_extensions(app: Flask) -> None:
@@ -103,11 +102,13 @@ def _readiness_checks(services: Services) -> dict:
 def _register_blueprints(app: Flask) -> None:
     from paissive_income.api import api_v1
     from paissive_income.api import views as _api_views  # noqa: F401  (routes + handlers)
+    from paissive_income.api.auth import init_token_auth
     from paissive_income.auth import admin
     from paissive_income.auth import views as auth_views
     from paissive_income.projects import api as _projects_api  # noqa: F401
     from paissive_income.projects import views as project_views
 
+    init_token_auth(app, _user_for_token)
     csrf.exempt(api_v1)  # token auth, no cookies: nothing to forge
     app.register_blueprint(api_v1)
     app.register_blueprint(auth_views.bp)
@@ -116,17 +117,41 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _html_error(exc: HTTPException):
+    if isinstance(exc, InternalServerError):
+        # The failed transaction must not break the error page itself (a bare Werkzeug 500).
+        rollback_db_session()
     if request.path.startswith("/api/"):
         from paissive_income.api.errors import http_error
 
         return http_error(exc)
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    return render_template("error.html", error=exc), exc.code or 500, headers
+    try:
+        page = render_template("error.html", error=exc)
+    except Exception:  # noqa: BLE001 - e.g. the database is down and the page reads the user
+        log.exception("cannot render the error page for %s", exc.code)
+        page = f"{exc.code} {exc.name}"
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+    return page, exc.code or 500, headers
+
+
+def _user_for_token(secret: str):
+    from paissive_income.auth.service import user_for_token
+    from paissive_income.context import db_session
+
+    return user_for_token(db_session(), secret)
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    from paissive_income.auth.models import User
-    from paissive_income.web.context import db_session
+def _load_user(session_user_id: str):
+    """Return the session's user only while enabled and at the session version it was given."""
+    from paissive_income.auth.models import User, parse_session_id
+    from paissive_income.context import db_session
 
-    return db_session().get(User, int(user_id)) if user_id.isdigit() else None
+    parsed = parse_session_id(session_user_id)
+    if parsed is None:
+        return None
+    user = db_session().get(User, parsed[0])
+    # Disabled, logged out elsewhere or password changed: this session is over, everywhere.
+    if user is None or user.disabled or user.session_version != parsed[1]:
+        return None
+    return user

@@ -1,4 +1,4 @@
-"""Cookie hardening: Secure whenever the request came over HTTPS."""
+"""Cookie hardening (Secure whenever the request came over HTTPS) and security headers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 
 
 def security_headers(response):
-    """Add conservative security headers to every response."""
+    """Add conservative security headers to every response; only static files may be cached."""
+    if request.endpoint != "static":
+        # Pages show personal data, API tokens and CSRF tokens: no browser or proxy keeps them.
+        response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
