@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import DeploymentConfigError, FieldError, show
 from .fields import SERVER_ENV
+from .rules import raw_value_errors
 
 
 class ServingConfig(BaseModel):
@@ -61,6 +69,17 @@ class ServingConfig(BaseModel):
             raise DeploymentConfigError([(show(key), "field names must be text") for key in bad])
         return cls(**data)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _shared_text_rule(cls, value: Any, info: ValidationInfo) -> Any:
+        """Hold every string of every field to rules.py before the field's own grammar."""
+        errors = raw_value_errors(value)
+        if _holds_configs(cls.model_fields[info.field_name].annotation):
+            errors = [(path, message) for path, message in errors if not path]  # sizes only
+        if errors:
+            raise DeploymentConfigError(errors, cls.__name__)
+        return value
+
     def cross_field_errors(self) -> list[FieldError]:
         """Return errors that involve more than one field; subclasses extend this."""
         env_vars: Mapping[str, str] = getattr(self, "env_vars", {})
@@ -76,3 +95,10 @@ class ServingConfig(BaseModel):
         if errors:
             raise DeploymentConfigError(errors, type(self).__name__)
         return self
+
+
+def _holds_configs(annotation: object) -> bool:
+    """Tell whether a field holds nested configs, which apply the text rule themselves."""
+    if isinstance(annotation, type) and issubclass(annotation, ServingConfig):
+        return True
+    return any(_holds_configs(arg) for arg in get_args(annotation))

@@ -19,6 +19,7 @@ from .fields import (
     GpuCount,
     Host,
     HubModelId,
+    ImageReference,
     ModelType,
     Port,
     ServerType,
@@ -65,7 +66,7 @@ class CloudConfig(ServingConfig):
     concurrency: int = Field(default=16, ge=1, le=1000)
     secrets: dict[EnvName, Text] = Field(default_factory=dict)
     public: bool = False
-    base_image: Text | None = None
+    base_image: ImageReference | None = None
     model_data_url: Text | None = None
     registry_name: Text | None = None
 

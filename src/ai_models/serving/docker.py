@@ -11,6 +11,7 @@ from pydantic import Field
 from . import image
 from .base import ServingConfig
 from .errors import FieldError, show, warn_secret_dropped
+from .escapes import Syntax, dollar_literal, escape_values
 from .fields import (
     CleanPath,
     CpuQuantity,
@@ -20,6 +21,7 @@ from .fields import (
     Host,
     HubModelId,
     ImageName,
+    ImageReference,
     ImageTag,
     MemoryQuantity,
     ModelType,
@@ -69,7 +71,7 @@ class DockerConfig(ServingConfig):
     """How to package and run the model server with Docker and Docker Compose."""
 
     image_name: ImageName = "paissive-income-model-server"
-    base_image: Text | None = None
+    base_image: ImageReference | None = None
     server_type: ServerType = "rest"
     port: Port = 8000
     model_path: CleanPath | None = None
@@ -111,7 +113,10 @@ class DockerTarget(DeploymentTarget[DockerConfig]):
     config_class = DockerConfig
 
     def render(self, config: DockerConfig, output_dir: str) -> list[OutputFile]:
-        compose = OutputFile("docker-compose.yml", to_yaml(compose_file(config, output_dir)))
+        compose = OutputFile(
+            "docker-compose.yml",
+            to_yaml(escape_values(compose_file(config, output_dir), dollar_literal)),
+        )
         # .dockerignore serves builders that read only the context root's ignore file.
         ignore = OutputFile(".dockerignore", image.DOCKERIGNORE)
         return [
@@ -126,7 +131,10 @@ class DockerTarget(DeploymentTarget[DockerConfig]):
 
 
 def compose_file(config: DockerConfig, output_dir: str) -> dict:
-    """Build docker-compose.yml as data."""
+    """Build docker-compose.yml as data: values as written, interpolations marked `Syntax`.
+
+    Compose interpolates `$` in every value; render() escapes all but `Syntax` on the way out.
+    """
     context = os.path.normpath(os.path.join(os.path.abspath(output_dir), config.build_context))
     dockerfile = os.path.relpath(os.path.join(os.path.abspath(output_dir), "Dockerfile"), context)
     service: dict = {
@@ -173,41 +181,33 @@ def _model_mount(config: DockerConfig) -> dict | None:
         return None
     if any(path == v.target or path.startswith(v.target + "/") for v in config.volumes):
         return None
-    source = "${MODEL_DIR:?set MODEL_DIR to the host folder holding the model}"
+    source = Syntax("${MODEL_DIR:?set MODEL_DIR to the host folder holding the model}")
     return {"type": "bind", "source": source, "target": path, "read_only": True}
 
 
-def _escape(value: str) -> str:
-    """Compose interpolates `$`; `$$` keeps a literal dollar sign."""
-    return value.replace("$", "$$")
-
-
 def _compose_env(config: DockerConfig) -> dict[str, str]:
-    env = {
-        name: _escape(value)
-        for name, value in server_env(
-            model_path=config.model_path,
-            model_type=config.model_type,
-            model_id=config.model_id,
-            host=config.host,
-            port=config.port,
-        ).items()
-    }
+    env: dict[str, str] = server_env(
+        model_path=config.model_path,
+        model_type=config.model_type,
+        model_id=config.model_id,
+        host=config.host,
+        port=config.port,
+    )
     for name in sorted(config.env_vars):
         value = config.env_vars[name]
         if is_secret_name(name):
             # The value comes from the shell or an .env file at `compose up`, never this file.
-            env[name] = "${" + name + ":?set " + name + " in the environment or an .env file}"
+            env[name] = Syntax(f"${{{name}:?set {name} in the environment or an .env file}}")
             warn_secret_dropped(name, value)
         else:
-            env[name] = _escape(value)
+            env[name] = value
     return env
 
 
 def _compose_volume(volume: DockerVolume) -> dict:
     entry: dict = {"type": volume.type}
     if volume.source is not None:
-        entry["source"] = _escape(volume.source)
+        entry["source"] = volume.source
     entry["target"] = volume.target
     if volume.read_only:
         entry["read_only"] = True

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .errors import show
 from .fields import split_image
+from .rules import text_problem
 
 MIN_PYTHON = (3, 10)  # pyproject's requires-python; torch and transformers need it
 DEFAULT_CPU_BASE = "python:3.11-slim"
@@ -104,8 +105,18 @@ class Dockerfile:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
+    def _line(self, line: str) -> Dockerfile:
+        # Configs are validated long before this; the check keeps one value = one line even
+        # if a future caller forgets, since a line break here would start a new instruction.
+        problem = text_problem(line)
+        if problem or (line.endswith("\\") and not line.startswith("#")):
+            raise ValueError(f"Dockerfile line would not stay one instruction: {show(line)}")
+        self.lines.append(line)
+        return self
+
     def comment(self, *texts: str) -> Dockerfile:
-        self.lines.extend(f"# {text}" for text in texts)
+        for text in texts:
+            self._line(f"# {text}")
         return self
 
     def blank(self) -> Dockerfile:
@@ -114,20 +125,17 @@ class Dockerfile:
 
     def add(self, keyword: str, argument: str) -> Dockerfile:
         """Add a shell-form instruction whose argument we built ourselves."""
-        self.lines.append(f"{keyword} {argument}")
-        return self
+        return self._line(f"{keyword} {argument}")
 
     def exec_form(self, keyword: str, argv: list[str], prefix: str = "") -> Dockerfile:
         """Add an exec-form (JSON array) instruction: no shell, no word splitting."""
         head = f"{keyword} {prefix} " if prefix else f"{keyword} "
-        self.lines.append(head + json.dumps(argv))
-        return self
+        return self._line(head + json.dumps(argv, ensure_ascii=True))
 
     def pairs(self, keyword: str, values: dict[str, str]) -> Dockerfile:
         """Add ENV or LABEL with each value double-quoted and escaped."""
         if values:
-            body = " ".join(f"{key}={quote(value)}" for key, value in values.items())
-            self.lines.append(f"{keyword} {body}")
+            self._line(f"{keyword} " + " ".join(f"{k}={quote(v)}" for k, v in values.items()))
         return self
 
     def text(self) -> str:

@@ -34,7 +34,9 @@ def field_path(loc: Sequence[object]) -> str:
         elif (index > 0 and parts[index - 1] in _MAPPING_FIELDS) or _is_key(parts, index):
             path += f"[{show(part)}]"
         else:
-            path += f".{part}" if path else str(part)
+            # A mistyped field name is user input too: show it escaped unless it is a name.
+            name = str(part) if str(part).isidentifier() else show(part)
+            path += f".{name}" if path else name
     return path or "config"
 
 
@@ -70,12 +72,17 @@ class DeploymentConfigError(ValueError):
             nested = (error.get("ctx") or {}).get("error")
             prefix = list(error["loc"])
             if isinstance(nested, DeploymentConfigError):
-                for path, message in nested.errors:
-                    base = field_path(prefix) if prefix else ""
-                    errors.append((f"{base}.{path}" if base else path, message))
+                base = field_path(prefix) if prefix else ""
+                errors += [(_join(base, path), message) for path, message in nested.errors]
                 continue
             errors.append((field_path(prefix), _message(error)))
         return cls(errors, model)
+
+
+def _join(base: str, path: str) -> str:
+    if not base or not path:
+        return base or path or "config"
+    return base + path if path.startswith("[") else f"{base}.{path}"
 
 
 def _message(error: dict) -> str:

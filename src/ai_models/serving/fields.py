@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from .errors import show
+from .rules import check_text
 
 # The model types `paissive-income models serve --model-type` accepts ("chat" = text-generation).
 ModelType = Literal["text-generation", "chat", "embeddings", "text-classification"]
@@ -117,28 +118,22 @@ def _env_value(value: object) -> object:
     return value
 
 
-def _is_control(char: str) -> bool:
-    code = ord(char)
-    # C0 (but tab), DEL, C1 and the Unicode line/paragraph separators YAML treats as breaks.
-    return (code < 32 and char != "\t") or 127 <= code <= 159 or char in "\u2028\u2029"
+# Free text (env values, annotations): the shared text rule only; every target escapes it for the
+# syntax it lands in (escapes.py). The rule also runs on every field in base.py; it is repeated
+# here so these types stay safe wherever they are used.
+EnvValue = Annotated[str, BeforeValidator(_env_value), AfterValidator(check_text)]
+Text = Annotated[str, AfterValidator(check_text)]
 
-
-def _single_line(value: str) -> str:
-    if any(_is_control(char) for char in value):
-        raise ValueError(
-            f"{show(value)} contains a control character (newline, carriage return, ...); "
-            "values must be one line"
-        )
-    return value
-
-
-EnvValue = Annotated[str, BeforeValidator(_env_value), AfterValidator(_single_line)]
-Text = Annotated[str, AfterValidator(_single_line)]
+# An IPv6 zone is an interface name or index (Linux: at most 15 characters, IFNAMSIZ - 1).
+_ZONE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 
 
 def _host(value: str) -> str:
     if value == "localhost":
         raise ValueError("a loopback address cannot be reached from outside the container")
+    address_text, percent, zone = value.partition("%")
+    if percent and not (":" in address_text and _ZONE.fullmatch(zone)):
+        raise ValueError(f"{show(value)}: an IPv6 zone is an interface name such as 'eth0'")
     try:
         address = ipaddress.ip_address(value)
     except ValueError:

@@ -6,6 +6,7 @@ import hashlib
 import json
 
 from .errors import warn, warn_secret_dropped
+from .escapes import dollar_literal, escape_values
 from .fields import is_floating, is_secret_name
 from .kubernetes import KubernetesConfig, KubernetesVolume
 from .output import OutputFile, to_yaml
@@ -140,11 +141,15 @@ def container(config: KubernetesConfig) -> dict:
         "name": CONTAINER,
         "image": config.image,
         "imagePullPolicy": config.effective_pull_policy,
-        "args": server_args(
-            model_path=config.model_path,
-            model_type=config.model_type,
-            host=config.host,
-            port=config.port,
+        # Kubernetes expands $(VAR) in args; `$$` keeps every dollar sign literal.
+        "args": escape_values(
+            server_args(
+                model_path=config.model_path,
+                model_type=config.model_type,
+                host=config.host,
+                port=config.port,
+            ),
+            dollar_literal,
         ),
         "ports": [{"name": "http", "containerPort": config.port, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": f"{config.name}-config"}}],

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shlex
+
+from .errors import show
+from .rules import text_problem
 
 PREAMBLE = """\
 set -euo pipefail
@@ -17,18 +21,26 @@ fi
 """
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class Script:
     """Accumulate a bash script: a header, quoted assignments, then fixed command text."""
 
     def __init__(self, *summary: str) -> None:
-        self.lines = [
-            "#!/usr/bin/env bash",
-            *(f"# {line}" for line in summary),
-            PREAMBLE.rstrip("\n"),
-        ]
+        self.lines = ["#!/usr/bin/env bash"]
+        for line in summary:
+            # A line break in a comment would turn the rest of the value into commands.
+            if text_problem(line):
+                raise ValueError(f"script comment would not stay one line: {show(line)}")
+            self.lines.append(f"# {line}")
+        self.lines.append(PREAMBLE.rstrip("\n"))
 
     def assign(self, variable: str, value: str, env_override: str | None = None) -> Script:
         """Set a variable to a quoted constant, optionally overridable from the environment."""
+        for name in (variable, env_override or "_"):
+            if not _NAME.fullmatch(name):
+                raise ValueError(f"{show(name)} is not a shell variable name")
         self.lines.append(f"{variable}={shlex.quote(value)}")
         if env_override:
             self.lines.append(f'{variable}="${{{env_override}:-${variable}}}"')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -78,3 +79,167 @@ def console_script() -> list[str]:
     if script:
         return [script]
     return [sys.executable, "-c", "from paissive_income.cli import main; main()"]
+
+
+# Read every string back the way the platform will, failing where it would evaluate one. ------
+
+
+class Evaluated(AssertionError):
+    """A generated string that the platform would evaluate instead of taking literally."""
+
+
+_COMPOSE_OURS = re.compile(r"\$\{[A-Z_][A-Z0-9_]*:\?[^}$]*\}")  # ${NAME:?message}, ours on purpose
+
+
+def dollar_value(text: str, expands: str) -> str:
+    """Compose (`$x`, `${x}`) and Kubernetes (`$(x)`) read `$$` as `$`; refuse expansions."""
+    out, index = [], 0
+    while index < len(text):
+        char = text[index]
+        if char == "$" and text[index + 1 : index + 2] == "$":
+            out.append("$")
+            index += 2
+            continue
+        if char == "$" and re.match(expands, text[index + 1 :]):
+            raise Evaluated(f"{text!r} would be expanded")
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def compose_strings(path: Path) -> list[str]:
+    """Every value of docker-compose.yml as Compose reads it (our ${X:?...} left out)."""
+    values = [s for s in strings(load_yaml(path)) if not _COMPOSE_OURS.fullmatch(s)]
+    return [dollar_value(s, r"[{A-Za-z_]") for s in values]
+
+
+def kubernetes_strings(path: Path) -> list[str]:
+    """Every string of a manifest; container args as the kubelet expands them."""
+    data = load_yaml(path)
+    spec = data.get("spec", {}).get("template", {}).get("spec", {})
+    for container in spec.get("containers", []):
+        container["args"] = [dollar_value(a, r"\(") for a in container.get("args", [])]
+    return list(strings(data))
+
+
+def arm_value(text: str) -> str | None:
+    """ARM's reading of a string: `[[...]` is literal `[...]`; `[...]` an expression (None)."""
+    if text.startswith("[") and text.endswith("]"):
+        return text[1:] if text.startswith("[[") else None
+    return text
+
+
+def arm_strings(path: Path, expressions: set[str] | None = None) -> list[str]:
+    """Literal strings of an ARM template; expressions are collected into `expressions`."""
+    result = []
+    for text in strings(load_json(path)):
+        value = arm_value(text)
+        if value is None:
+            if expressions is not None:
+                expressions.add(text)
+            # String literals inside an expression: 'it''s' is it's.
+            result += [m.replace("''", "'") for m in re.findall(r"'((?:[^']|'')*)'", text)]
+        else:
+            result.append(value)
+    return result
+
+
+def cfn_strings(path: Path) -> list[str]:
+    """Literal strings of a CloudFormation template; Fn::Sub bodies with `${!` read as `${`."""
+    data = load_yaml(path)
+    result = []
+    for text in strings(data):
+        if re.search(r"\{\{\s*resolve\s*:", text, re.IGNORECASE) and not re.fullmatch(
+            r"\{\{resolve:secretsmanager:[^{}]+\}\}", text
+        ):
+            raise Evaluated(f"{text!r} holds a dynamic reference CloudFormation resolves")
+        result.append(text.replace("${!", "${"))
+    return result
+
+
+def strings(data: object):
+    """Yield every string in parsed YAML/JSON data: keys and values."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from strings(key)
+            yield from strings(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from strings(item)
+
+
+def dockerfile_strings(path: Path) -> list[str]:
+    """Parse with BuildKit's own parser; unquote ENV/LABEL values as BuildKit does."""
+    import dockerfile
+
+    result = []
+    for command in dockerfile.parse_file(str(path)):
+        if command.json:
+            result += command.value
+        elif command.cmd in ("ENV", "LABEL"):
+            values = command.value
+            for key, value in zip(values[::2], values[1::2], strict=True):
+                ours = (key, value) == ("PATH", "/opt/venv/bin:$PATH")  # expands on purpose
+                result += [key, value if ours else _docker_unquote(value)]
+        else:
+            result += command.value
+    return result
+
+
+def _docker_unquote(text: str) -> str:
+    if not (len(text) >= 2 and text[0] == text[-1] == '"'):
+        raise Evaluated(f"{text!r}: generated ENV/LABEL values are double-quoted")
+    out, index, body = [], 0, text[1:-1]
+    while index < len(body):
+        char = body[index]
+        if char == "\\" and index + 1 < len(body) and body[index + 1] in '"$\\':
+            out.append(body[index + 1])
+            index += 2
+            continue
+        if char == "$":
+            raise Evaluated(f"{text!r} would be expanded by BuildKit")
+        if char == '"':
+            raise Evaluated(f"{text!r} ends its quotes early")
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def script_variables(path: Path) -> list[str]:
+    """The values deploy.sh assigns before its first command, as bash reads them."""
+    import subprocess
+
+    lines = Path(path).read_text().splitlines()
+    start = lines.index("fi") + 1  # the end of shell.PREAMBLE; generated assignments follow
+    assignments = []
+    for line in lines[start:]:
+        if not re.match(r"[a-z_]+=", line):
+            break
+        assignments.append(line)
+    names = [line.split("=", 1)[0] for line in assignments]
+    body = "\n".join([*assignments, 'printf "%s\\0" ' + " ".join(f'"${{{n}[@]}}"' for n in names)])
+    result = subprocess.run(["bash", "-c", body], capture_output=True, timeout=30, check=True)
+    return result.stdout.decode().split("\0")[:-1]
+
+
+def read_back(folder: Path) -> list[str]:
+    """Every string the generated files in folder hold, as each platform will read it."""
+    found: list[str] = []
+    for path in sorted(folder.rglob("*")):
+        if path.name == "docker-compose.yml":
+            found += compose_strings(path)
+        elif path.name == "cloudformation.yaml":
+            found += cfn_strings(path)
+        elif path.name == "azuredeploy.json":
+            found += arm_strings(path)
+        elif path.name == "service.json":
+            found += list(strings(load_json(path)))
+        elif path.suffix == ".yaml":
+            found += kubernetes_strings(path)
+        elif path.name == "Dockerfile":
+            found += dockerfile_strings(path)
+        elif path.name == "deploy.sh":
+            found += script_variables(path)
+    return found

@@ -248,8 +248,8 @@ def test_azure_container_app(tmp_path: Path) -> None:
     assert configuration["registries"][0]["identity"].startswith("[resourceId(")
     secrets = {s["name"]: s for s in configuration["secrets"]}
     assert secrets["ai-model-api-key"]["keyVaultUrl"] == (
-        "[format('https://{0}{1}/secrets/paissive-income-ai-model-api-key', "
-        "parameters('keyVaultName'), environment().suffixes.keyvaultDns)]"
+        "[format('https://{0}{1}/secrets/{2}', parameters('keyVaultName'), "
+        "environment().suffixes.keyvaultDns, 'paissive-income-ai-model-api-key')]"
     )
     container = properties["template"]["containers"][0]
     env = {e["name"]: e for e in container["env"]}
