@@ -9,10 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 MAX_CHOICES = 8
 MAX_EMBEDDING_INPUTS = 2048
+MAX_LOGIT_BIAS = 1024  # entries per request; each costs a write per row per step
+SEED_RANGE = (-(2**63), 2**63 - 1)  # a 64-bit signed integer, as vLLM and torch take it
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # JSON parsers accept NaN and Infinity; no numeric field of ours means anything with them.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
 
     model: str = Field(min_length=1)
 
@@ -85,13 +88,23 @@ class _Sampling(_Request):
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: str | Annotated[list[str], Field(max_length=4)] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=SEED_RANGE[0], le=SEED_RANGE[1])
     presence_penalty: float = Field(0.0, ge=-2, le=2)
     frequency_penalty: float = Field(0.0, ge=-2, le=2)
-    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None
+    logit_bias: (
+        dict[
+            Annotated[str, Field(pattern=r"^[0-9]{1,9}$")],
+            Annotated[float, Field(ge=-100, le=100)],
+        ]
+        | None
+    ) = Field(None, max_length=MAX_LOGIT_BIAS)
     response_format: ResponseFormat | None = None
     ignore_eos: bool = False
     user: str | None = None
+
+    def token_bias(self) -> dict[int, float]:
+        """Return ``logit_bias`` with token ids as integers."""
+        return {int(token): bias for token, bias in (self.logit_bias or {}).items()}
 
     def stop_list(self) -> tuple[str, ...]:
         """Return the stop strings as a tuple."""
@@ -128,6 +141,10 @@ class ChatCompletionRequest(_Sampling):
         """Return the requested completion token limit."""
         return self.max_completion_tokens or self.max_tokens
 
+    def token_limit_field(self) -> str:
+        """Return the name of the field ``token_limit`` comes from."""
+        return "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
+
 
 class CompletionRequest(_Sampling):
     """``POST /v1/completions``."""
@@ -162,6 +179,10 @@ class CompletionRequest(_Sampling):
     def token_limit(self) -> int | None:
         """Return the requested completion token limit."""
         return self.max_tokens
+
+    def token_limit_field(self) -> str:
+        """Return the name of the field ``token_limit`` comes from."""
+        return "max_tokens"
 
 
 class EmbeddingRequest(_Request):

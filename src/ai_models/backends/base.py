@@ -66,6 +66,18 @@ def check_lengths(lengths: list[int], limit: int) -> None:
             )
 
 
+def check_token_ids(prompts: list[list[int]], vocab_size: int, param: str) -> None:
+    """Refuse an empty token list or a token id outside the vocabulary (400 naming ``param``)."""
+    for i, ids in enumerate(prompts):
+        bad = next((t for t in ids if not 0 <= t < vocab_size), None) if ids else "none"
+        if bad is not None:
+            what = "no tokens" if bad == "none" else f"token id {bad}"
+            raise InvalidRequestError(
+                f"{param} {i} holds {what}; token ids run from 0 to {vocab_size - 1}",
+                param=param,
+            )
+
+
 async def run_batched(batcher: Any, payloads: list[Any], ctx: RequestContext, tokens: int) -> list:
     """Run ``payloads`` through a ``DynamicBatcher`` and record the request's metrics."""
     from ai_models.errors import QueueFullError

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ai_models.backends.base import RequestContext, Result, ServedModel
+from ai_models.backends.base import RequestContext, Result, ServedModel, check_token_ids
 from ai_models.engine.generation import GenerationEngine
 from ai_models.engine.grammar import JsonGrammar
 from ai_models.engine.sequence import SamplingParams, Sequence
@@ -76,21 +76,16 @@ class LocalGenerator(ServedModel):
             prompt = [prompt]
         prompts = []
         for item in prompt:
-            ids = item if isinstance(item, list) else self.tokenizer(item)["input_ids"]
-            if not ids or any(not 0 <= t < len(self.tokenizer) for t in ids):
-                raise InvalidRequestError(
-                    "prompt holds an empty prompt or an unknown token id", param="prompt"
-                )
-            prompts.append(ids)
+            prompts.append(item if isinstance(item, list) else self.tokenizer(item)["input_ids"])
+        check_token_ids(prompts, len(self.tokenizer), "prompt")
         return prompts
 
     def _params(self, request: Any, prompt_tokens: int, where: str) -> SamplingParams:
-        limit = request.token_limit()
+        limit, field = request.token_limit(), request.token_limit_field()
         if limit is not None and limit > self.max_tokens:
             raise InvalidRequestError(
-                f"max_tokens={limit} is more than this server allows "
-                f"(MAX_TOKENS={self.max_tokens})",
-                param="max_tokens",
+                f"{field}={limit} is more than this server allows (MAX_TOKENS={self.max_tokens})",
+                param=field,
             )
         room = self.context_length - prompt_tokens
         if room < 1 or (limit is not None and limit > room):
@@ -101,12 +96,14 @@ class LocalGenerator(ServedModel):
                 f"the completion). Please reduce the length of the {where} or completion.",
                 param=where,
             )
-        try:
-            bias = {int(k): v for k, v in (request.logit_bias or {}).items()}
-        except ValueError:
+        bias = request.token_bias()
+        unknown = next((token for token in bias if token >= len(self.tokenizer)), None)
+        if unknown is not None:
             raise InvalidRequestError(
-                "logit_bias keys must be token ids", param="logit_bias"
-            ) from None
+                f"logit_bias names token {unknown}, but the vocabulary of {self.name!r} has "
+                f"{len(self.tokenizer)} tokens",
+                param="logit_bias",
+            )
         return SamplingParams(
             max_tokens=limit or min(self.max_tokens, room),
             temperature=1.0 if request.temperature is None else request.temperature,

@@ -18,6 +18,7 @@ from ai_models.backends.base import (
     Result,
     ServedModel,
     check_lengths,
+    check_token_ids,
     run_batched,
 )
 from ai_models.backends.loading import (
@@ -102,6 +103,7 @@ class LocalEmbedder(ServedModel):
             return [value]
         if isinstance(value[0], int):
             value = [value]
+        check_token_ids([v for v in value if not isinstance(v, str)], len(self.tokenizer), "input")
         return [item if isinstance(item, str) else self.tokenizer.decode(item) for item in value]
 
     async def embeddings(self, request: EmbeddingRequest, ctx: RequestContext) -> Result:
