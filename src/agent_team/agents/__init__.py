@@ -1,0 +1,1 @@
+"""The four agents: niche research, solution design, monetization and marketing."""

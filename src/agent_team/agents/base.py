@@ -1,0 +1,96 @@
+"""What every agent shares: the run's inputs, the model caller and concurrent independent calls."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent_team.llm import StructuredCaller, UsageMeter
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+# One system prompt for every call of every agent: servers with prefix caching compute it once.
+SYSTEM_PROMPT = (
+    "You are one member of pAIssive Income's agent team, which helps a solo founder plan an "
+    "AI-powered product to sell. Answer with one JSON object that matches the required schema, "
+    "nothing else. Numbers are estimates: give a realistic value for the stated unit, a short "
+    "rationale that a founder can check, and your confidence (low, medium or high). Be concrete "
+    "and specific to the niche; never copy these instructions into the answer."
+)
+MAX_CONCURRENT_CALLS = 8
+Short = Annotated[str, Field(min_length=1, max_length=80)]
+Line = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class RunCancelled(RuntimeError):
+    """The run was cancelled; it stops before its next model call."""
+
+
+class Brief(BaseModel):
+    """What the user asked for: market segments and notes (the run's input)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    segments: tuple[str, ...] = Field(min_length=1, max_length=10)
+    notes: str = Field("", max_length=4000)
+
+
+class Strict(BaseModel):
+    """Base of the model-facing output types: unknown fields are an error the model must fix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class StageContext:
+    """Everything a stage needs: the brief, the model, the caller and the run's meter."""
+
+    brief: Brief
+    model: str
+    caller: StructuredCaller
+    meter: UsageMeter
+    max_tokens: int = 1024
+    progress: Callable[[str], None] = field(default=lambda step: None)
+    cancelled: Callable[[], bool] = field(default=lambda: False)
+
+    def ask(self, output_type: type[T], task: str, facts: Mapping[str, Any] | None = None) -> T:
+        """Ask the model for one ``output_type`` value about ``task`` given ``facts``."""
+        if self.cancelled():
+            raise RunCancelled("the run was cancelled")
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": _user_prompt(self.brief, task, facts or {})},
+        ]
+        result = self.caller.call(
+            output_type,
+            model=self.model,
+            messages=messages,
+            meter=self.meter,
+            max_tokens=self.max_tokens,
+        )
+        return result.value
+
+    def map(self, function: Callable[[Any], R], items: Iterable[Any]) -> list[R]:
+        """Run ``function`` over ``items`` concurrently (so the model server can batch them)."""
+        items = list(items)
+        if len(items) <= 1:
+            return [function(item) for item in items]
+        with ThreadPoolExecutor(min(len(items), MAX_CONCURRENT_CALLS)) as pool:
+            return list(pool.map(function, items))
+
+
+def _user_prompt(brief: Brief, task: str, facts: Mapping[str, Any]) -> str:
+    lines = [f"Market segments: {'; '.join(brief.segments)}"]
+    if brief.notes.strip():
+        lines.append(f"Founder's notes: {brief.notes.strip()}")
+    for name, value in facts.items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        lines.append(f"{name}: {shown}")
+    lines.append(f"Task: {task}")
+    return "\n".join(lines)
