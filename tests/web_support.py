@@ -1,6 +1,8 @@
 """Helpers for driving the web UI's real forms from tests (CSRF tokens, accounts)."""
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 CSRF_INPUT = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
@@ -49,3 +51,18 @@ class AuthActions:
         match = re.search(r'<code id="new-token">([^<]+)</code>', html.get_data(as_text=True))
         assert match, "no token shown"
         return match.group(1)
+
+
+def concurrently(count: int, action) -> list:
+    """Run ``action(i)`` for i in range(count) on as many threads, released at the same moment.
+
+    Each action gets ready first (e.g. fetches its form) and then calls the ``go`` it is given,
+    which waits until all are ready, so the requests that follow really overlap.
+    """
+    barrier = threading.Barrier(count)
+
+    def run(i: int):
+        return action(i, lambda: barrier.wait(timeout=60))
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
