@@ -161,3 +161,20 @@ def test_stale_artifacts_after_a_missing_stage_are_dropped():
     stored = store.artifacts()
     stored["solution"]["version"] = 99
     assert set(load_artifacts(stored)) == {"research"}
+
+
+@pytest.mark.parametrize("extreme", ["minimum", "maximum"])
+def test_every_assumption_at_its_bound_still_computes(extreme):
+    store = MemoryStore()
+    run_pipeline(context=_context(ScriptedModel()), store=store)
+    artifacts = load_artifacts(store.artifacts())
+    plan = compute_plan(brief=BRIEF, artifacts=artifacts)
+    overrides = {
+        a.key: (min(a.choices) if extreme == "minimum" else max(a.choices))
+        if a.choices
+        else getattr(a, extreme)
+        for a in plan.assumptions
+    }
+    bounded = compute_plan(brief=BRIEF, artifacts=artifacts, overrides=overrides)
+    assert bounded.summary is not None
+    assert all(a.source == "user" for a in bounded.assumptions)

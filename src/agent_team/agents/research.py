@@ -17,8 +17,9 @@ from agent_team.assumptions import Assumption, Confidence, Quantity
 SCHEMA_VERSION = 1
 Rating = Annotated[int, Field(ge=1, le=10)]
 
-TARGET_CUSTOMERS = Quantity("Target customers", "accounts", 1, 1e9, integer=True)
-ACV = Quantity("Annual contract value", "$ per account per year", 1, 1e6)
+# Bounds keep SOM = customers × ACV × reach × capture within the economics' money range (1e12).
+TARGET_CUSTOMERS = Quantity("Target customers", "accounts", 1, 1e8, integer=True)
+ACV = Quantity("Annual contract value", "$ per account per year", 1, 20_000)
 REACHABLE = Quantity("Reachable share (SAM ÷ TAM)", "share", 0.0001, 1)
 ACHIEVABLE = Quantity("Achievable share (SOM ÷ SAM)", "share", 0.0001, 0.5)
 INTENSITY = Quantity("Competition intensity", "1–10", 1, 10, integer=True)

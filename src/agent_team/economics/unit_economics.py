@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .common import MAX_MONEY, Count, FrozenModel, Money, Name, Share, validated
+from .common import MAX_MONEY, Amount, Count, FrozenModel, Money, Name, Share, validated
 
 # LTV = ARPA × GM ÷ churn assumes churn never changes, and at zero churn it is infinite. Like
 # most practitioners, we cap the customer lifetime (1 ÷ churn) at five years by default.
@@ -52,7 +52,7 @@ class UnitEconomics(FrozenModel):
 
 
 @validated
-def arpa(*, mrr: Money, customers: Count) -> float | None:
+def arpa(*, mrr: Amount, customers: Count) -> float | None:
     """Return the average revenue per account per month, or None when there are no customers.
 
     Formula: ARPA = MRR ÷ number of paying customers. Source: David Skok, "SaaS Metrics 2.0".
@@ -69,7 +69,7 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 
 @validated
-def gross_margin(*, revenue: Money, cost_of_revenue: Money) -> float | None:
+def gross_margin(*, revenue: Amount, cost_of_revenue: Amount) -> float | None:
     """Return gross margin as a share of revenue (negative if costs exceed it); None: no revenue.
 
     Formula: GM = (revenue − cost of revenue) ÷ revenue; cost of revenue is what serving the
@@ -82,7 +82,7 @@ def gross_margin(*, revenue: Money, cost_of_revenue: Money) -> float | None:
 @validated
 def ltv(
     *,
-    arpa: Money,
+    arpa: Amount,
     gross_margin: Share,
     monthly_churn: Share,
     lifetime_cap_months: LifetimeCap = DEFAULT_LIFETIME_CAP_MONTHS,
@@ -129,7 +129,7 @@ def blended_cac(*, channels: Annotated[Sequence[Channel], Field(max_length=100)]
 
 
 @validated
-def ltv_to_cac(*, ltv: Money, cac: Money) -> float | None:
+def ltv_to_cac(*, ltv: Amount, cac: Amount) -> float | None:
     """Return LTV ÷ CAC (healthy at 3 or more), or None when CAC is 0 (nothing spent).
 
     Source: David Skok, "SaaS Metrics 2.0": LTV:CAC > 3 and CAC recovered in < 12 months.
@@ -138,7 +138,7 @@ def ltv_to_cac(*, ltv: Money, cac: Money) -> float | None:
 
 
 @validated
-def cac_payback_months(*, cac: Money, arpa: Money, gross_margin: Share) -> float | None:
+def cac_payback_months(*, cac: Amount, arpa: Amount, gross_margin: Share) -> float | None:
     """Return the months of gross profit that repay CAC, or None when a customer earns none.
 
     Formula: payback = CAC ÷ (ARPA × GM%); 0 when CAC is 0. Source: David Skok, "SaaS Metrics
@@ -156,10 +156,10 @@ def _payback(cac: float, arpa: float, gross_margin: float) -> float | None:
 @validated
 def unit_economics(
     *,
-    arpa: Money,
+    arpa: Amount,
     gross_margin: Share,
     monthly_churn: Share,
-    cac: Money | None,
+    cac: Amount | None,
     lifetime_cap_months: LifetimeCap = DEFAULT_LIFETIME_CAP_MONTHS,
 ) -> UnitEconomics:
     """Return LTV, LTV:CAC and CAC payback together, by the formulas of the functions above.
@@ -182,7 +182,7 @@ def unit_economics(
 @validated
 def break_even_month(
     *,
-    monthly_revenue: Annotated[Sequence[Money], Field(max_length=1200)],
+    monthly_revenue: Annotated[Sequence[Amount], Field(max_length=1200)],
     gross_margin: Share,
     fixed_costs_per_month: Money,
     marketing_spend_per_month: Money = 0.0,
