@@ -55,7 +55,7 @@ class StageContext:
     model: str
     caller: StructuredCaller
     meter: UsageMeter
-    max_tokens: int = 1024
+    max_tokens: int = 2048
     progress: Callable[[str], None] = field(default=lambda step: None)
     cancelled: Callable[[], bool] = field(default=lambda: False)
 
