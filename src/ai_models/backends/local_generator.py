@@ -14,6 +14,7 @@ from typing import Any
 from ai_models.backends.base import RequestContext, Result, ServedModel, check_token_ids
 from ai_models.engine.generation import GenerationEngine
 from ai_models.engine.grammar import JsonGrammar
+from ai_models.engine.queue import Group
 from ai_models.engine.sequence import SamplingParams, Sequence
 from ai_models.errors import ContextLengthError, InvalidRequestError, ModelServiceError
 from ai_models.openai_format import SSE_DONE, ResponseShape, sse
@@ -116,35 +117,58 @@ class LocalGenerator(ServedModel):
             logit_bias=bias,
         )
 
-    async def _sequences(
-        self, request: Any, prompts: list[list[int]], where: str
+    async def _submit(
+        self, request: Any, prompts: list[list[int]], where: str, ctx: RequestContext
     ) -> list[Sequence]:
+        """Hold the request's place in the queue, compile its grammar, queue its sequences."""
         params = [self._params(request, len(ids), where) for ids in prompts]
-        compiled = None
-        if request.response_format is not None:  # compiling can take a while on big vocabularies
-            kind = request.response_format.as_dict()
-            compiled = await asyncio.to_thread(self.grammar.compile, kind)
-        sequences = []
-        for ids, param in zip(prompts, params, strict=True):
-            for _ in range(request.n):
-                state = self.grammar.state(compiled) if compiled is not None else None
-                sequences.append(
-                    Sequence(ids, param, grammar=state, context_length=self.context_length)
-                )
+        group = self._reserve(len(prompts), request.n, ctx)
+        try:
+            compiled = None
+            if request.response_format is not None:
+                fmt = request.response_format.as_dict()
+                compiled = await self.grammar.compile_within_deadline(fmt)
+            sequences = []
+            for ids, param in zip(prompts, params, strict=True):
+                for _ in range(request.n):
+                    state = self.grammar.state(compiled) if compiled is not None else None
+                    sequences.append(
+                        Sequence(ids, param, grammar=state, context_length=self.context_length)
+                    )
+            self.engine.submit(sequences, group)
+        except BaseException:  # a refused schema or a client gone: its place frees at once
+            self.engine.release(group)
+            raise
+        ctx.metrics.prompt_tokens.inc(sum(len(ids) for ids in prompts))
         return sequences
+
+    def _reserve(self, prompts: int, n: int, ctx: RequestContext) -> Group:
+        """Count the request's sequences (prompts × n) against ``MAX_QUEUE_SIZE`` before work."""
+        cost, limit = prompts * n, self.engine.queue.max_cost
+        if cost > limit:
+            raise InvalidRequestError(
+                f"this request asks for {cost} sequences ({prompts} prompts x n={n}) but at most "
+                f"{limit} may wait (MAX_QUEUE_SIZE={limit}); send fewer prompts or a smaller n",
+                param="n" if prompts == 1 else "prompt",
+            )
+        try:
+            return self.engine.reserve(cost)
+        except ModelServiceError:
+            ctx.metrics.rejected("queue_full")
+            raise
 
     # -- OpenAI operations --------------------------------------------------------------------
 
     async def chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Result:
         """Answer a chat completion (streamed or whole)."""
         prompt = self.chat_prompt(request)
-        sequences = await self._sequences(request, [prompt], "messages")
+        sequences = await self._submit(request, [prompt], "messages", ctx)
         return await self._run(request, sequences, ctx, ResponseShape(self.name, chat=True), "")
 
     async def completion(self, request: CompletionRequest, ctx: RequestContext) -> Result:
         """Answer a text completion (streamed or whole)."""
         prompts = self._prompts(request)
-        sequences = await self._sequences(request, prompts, "prompt")
+        sequences = await self._submit(request, prompts, "prompt", ctx)
         echo = [self.tokenizer.decode(p) if request.echo else "" for p in prompts]
         prefixes = [echo[i // request.n] for i in range(len(sequences))]
         shape = ResponseShape(self.name, chat=False)
@@ -161,12 +185,6 @@ class LocalGenerator(ServedModel):
         if isinstance(prefixes, str):
             prefixes = [prefixes] * len(sequences)
         prompt_tokens = sum(len(s.prompt_ids) for s in sequences[:: request.n])
-        try:
-            self.engine.submit(sequences)
-        except ModelServiceError:
-            ctx.metrics.rejected("queue_full")
-            raise
-        ctx.metrics.prompt_tokens.inc(prompt_tokens)
         if request.stream:
             usage = request.stream_options.include_usage if request.stream_options else False
             return self._stream(sequences, ctx, shape, prefixes, prompt_tokens, usage)
@@ -246,5 +264,6 @@ class LocalGenerator(ServedModel):
         asyncio.run(one_token())
 
     def close(self) -> None:
-        """Stop the engine thread."""
+        """Stop the engine and grammar-compile threads."""
         self.engine.close()
+        self.grammar.close()

@@ -15,19 +15,29 @@ budget first runs low; otherwise it runs past by the fewest tokens this walk nee
 
 from __future__ import annotations
 
+import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
 import xgrammar as xgr
 
-from ai_models.errors import InvalidRequestError
+from ai_models.engine.schema_limits import PARAM, check_schema
+from ai_models.errors import InvalidRequestError, QueueFullError
 
 CLOSING_WINDOW = 48  # start measuring the way out when this few tokens remain
 CLOSING_ALLOWANCE = 256  # most tokens a completion may run past max_tokens to close the JSON
 GUARD_MARGIN = 16  # within this many spare tokens, check each sampled token still lets it close
 SEPARATORS = (", ", ": ")  # OpenAI's own spacing; the closing walk handles the spaces
 _BIT_SHIFTS = torch.arange(32, dtype=torch.int32)
+# Compiled grammars are cached (a repeated schema costs nothing), least recently used first out
+# once the cache holds this many bytes: 64 distinct schemas once grew it by 83 MB.
+GRAMMAR_CACHE_BYTES = 64 * 1024 * 1024
+# A compile that passes the schema limits but still runs longer than this is refused. xgrammar
+# cannot be interrupted, so it finishes in the background (and lands in the cache); one compile
+# thread per model bounds what such schemas can take from the machine to one core.
+COMPILE_TIMEOUT_S = 10.0
 
 
 def _closing_rank(piece: bytes) -> float:
@@ -68,12 +78,24 @@ def _json_safe(piece: bytes) -> bool:
 class JsonGrammar:
     """Compile JSON grammars for one tokenizer and hand out per-sequence matcher states."""
 
-    def __init__(self, tokenizer: Any, *, vocab_size: int, stop_token_ids: list[int]) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        vocab_size: int,
+        stop_token_ids: list[int],
+        cache_bytes: int = GRAMMAR_CACHE_BYTES,
+        compile_timeout_s: float = COMPILE_TIMEOUT_S,
+    ) -> None:
         self.vocab_size = vocab_size
+        self.compile_timeout_s = compile_timeout_s
         self.info = xgr.TokenizerInfo.from_huggingface(
             tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids
         )
-        self.compiler = xgr.GrammarCompiler(self.info, max_threads=2, cache_enabled=True)
+        self.compiler = xgr.GrammarCompiler(
+            self.info, max_threads=2, cache_enabled=True, cache_limit_bytes=cache_bytes
+        )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grammar-compile")
         # Special tokens decode to nothing; raw control characters are not allowed in JSON
         # strings (RFC 8259) though xgrammar's string rule lets them through; and a token that is
         # not valid UTF-8 on its own can combine into bytes (surrogates, overlong forms) that
@@ -96,8 +118,45 @@ class JsonGrammar:
         self.rank[self.forbidden] = float("-inf")
         self.rank[torch.tensor(stop_token_ids, dtype=torch.long)] = 1000.0
 
+    async def compile_within_deadline(
+        self, response_format: dict[str, Any]
+    ) -> xgr.CompiledGrammar | None:
+        """Check the limits, then compile on the compile thread within ``compile_timeout_s``."""
+        self.check(response_format)
+        future = self._pool.submit(self.compile, response_format)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.compile_timeout_s)
+        except TimeoutError:
+            if future.cancel():  # never started: other schemas held the compile thread
+                raise QueueFullError(
+                    "the server is busy compiling other JSON schemas; retry later"
+                ) from None
+            raise InvalidRequestError(
+                f"the JSON schema is too complex for this server: compiling it took longer than "
+                f"{self.compile_timeout_s:g} s",
+                param=PARAM,
+            ) from None
+
+    def check(self, response_format: dict[str, Any]) -> None:
+        """Refuse an unknown format type, or a schema past the limits of ``schema_limits``."""
+        kind = response_format.get("type", "text")
+        if kind not in ("text", "json_object", "json_schema"):
+            raise InvalidRequestError(
+                f"response_format type {kind!r} is not supported (use text, json_object or "
+                "json_schema)",
+                param="response_format.type",
+            )
+        if kind == "json_schema":
+            spec = response_format.get("json_schema") or {}
+            schema = spec.get("schema", spec.get("schema_"))
+            if not isinstance(schema, dict):
+                raise InvalidRequestError(
+                    "response_format.json_schema.schema must be a JSON schema object", param=PARAM
+                )
+            check_schema(schema)
+
     def compile(self, response_format: dict[str, Any]) -> xgr.CompiledGrammar | None:
-        """Compile an OpenAI ``response_format``; None for plain text."""
+        """Compile an OpenAI ``response_format`` (checked by ``check``); None for plain text."""
         kind = response_format.get("type", "text")
         if kind == "text":
             return None
@@ -105,19 +164,8 @@ class JsonGrammar:
             return self.compiler.compile_json_schema(
                 '{"type": "object"}', any_whitespace=False, strict_mode=False, separators=SEPARATORS
             )
-        if kind != "json_schema":
-            raise InvalidRequestError(
-                f"response_format type {kind!r} is not supported (use text, json_object or "
-                "json_schema)",
-                param="response_format.type",
-            )
-        spec = response_format.get("json_schema") or {}
+        spec = response_format["json_schema"]
         schema = spec.get("schema", spec.get("schema_"))
-        if not isinstance(schema, dict):
-            raise InvalidRequestError(
-                "response_format.json_schema.schema must be a JSON schema object",
-                param="response_format.json_schema.schema",
-            )
         try:
             return self.compiler.compile_json_schema(
                 json.dumps(schema), any_whitespace=False, strict_mode=True, separators=SEPARATORS
@@ -125,9 +173,12 @@ class JsonGrammar:
         except (RuntimeError, ValueError, TypeError) as exc:
             reason = str(exc).strip().splitlines()[-1].split(": ", 1)[-1]
             raise InvalidRequestError(
-                f"cannot use this JSON schema for constrained decoding: {reason}",
-                param="response_format.json_schema.schema",
+                f"cannot use this JSON schema for constrained decoding: {reason}", param=PARAM
             ) from None
+
+    def close(self) -> None:
+        """Stop the compile thread (a compile under way finishes first)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def state(self, compiled: xgr.CompiledGrammar) -> GrammarState:
         """Return a fresh matcher state for one sequence."""
