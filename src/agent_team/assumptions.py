@@ -133,13 +133,21 @@ class AssumptionSet:
         for assumption in assumptions:
             self._items[assumption.key] = assumption
 
-    def apply(self, overrides: Mapping[str, float]) -> AssumptionSet:
-        """Return a copy with ``overrides`` applied; raise ``AssumptionError`` naming a bad key."""
+    def apply(self, overrides: Mapping[str, float], *, strict: bool = True) -> AssumptionSet:
+        """Return a copy with ``overrides`` applied; raise ``AssumptionError`` naming a bad key.
+
+        Not ``strict``: skip overrides this plan has no assumption for (yet) or that its bounds
+        refuse, as stored overrides of stages that are being re-made may be.
+        """
         items = dict(self._items)
         for key, value in overrides.items():
-            if key not in items:
-                raise AssumptionError(f"{key}: no such assumption in this plan")
-            items[key] = items[key].overridden(value)
+            try:
+                if key not in items:
+                    raise AssumptionError(f"{key}: no such assumption in this plan")
+                items[key] = items[key].overridden(value)
+            except AssumptionError:
+                if strict:
+                    raise
         return AssumptionSet(items.values())
 
     def value(self, key: str) -> float:

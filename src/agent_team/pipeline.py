@@ -71,7 +71,7 @@ def run_pipeline(
         if context.cancelled():
             raise RunCancelled("the run was cancelled")
         emit("stage_started", stage, {})
-        artifact = _run_stage(stage, context, artifacts, store)
+        artifact = _run_stage(stage, context.for_stage(stage), artifacts, store)
         store.save(stage, artifact.model_dump(mode="json"))
         artifacts[stage] = artifact
         emit("stage_finished", stage, {"tokens": context.meter.total_tokens})
@@ -85,6 +85,7 @@ def current_plan(brief, artifacts: Mapping[str, BaseModel], store: ArtifactStore
         artifacts=artifacts,
         overrides=store.overrides(),
         niche_index=store.niche_index(),
+        strict=False,
     )
 
 

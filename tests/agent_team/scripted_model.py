@@ -264,3 +264,35 @@ class ScriptedModel:
             max_retries=0,
             http_client=httpx.Client(transport=httpx.MockTransport(self.handler)),
         )
+
+
+class ScriptedServer:
+    """The scripted model over real HTTP on 127.0.0.1 (for worker processes and the CLI)."""
+
+    def __init__(self, model: ScriptedModel | None = None, *, delay: float = 0.0) -> None:
+        from werkzeug.serving import make_server
+
+        self.model = model or ScriptedModel()
+        self.delay = delay
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _wsgi(self, environ, start_response):
+        import time
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        if self.delay:
+            time.sleep(self.delay)
+        request = httpx.Request("POST", self.url + "/chat/completions", content=body)
+        response = self.model.handler(request)
+        start_response(f"{response.status_code} OK", [("Content-Type", "application/json")])
+        return [response.content]
+
+    def __enter__(self) -> ScriptedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()

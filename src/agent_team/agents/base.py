@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,6 +56,7 @@ class StageContext:
     caller: StructuredCaller
     meter: UsageMeter
     max_tokens: int = 2048
+    stage_models: Mapping[str, str] = field(default_factory=dict)
     progress: Callable[[str], None] = field(default=lambda step: None)
     cancelled: Callable[[], bool] = field(default=lambda: False)
 
@@ -75,6 +76,10 @@ class StageContext:
             max_tokens=self.max_tokens,
         )
         return result.value
+
+    def for_stage(self, stage: str) -> StageContext:
+        """Return this context with the model configured for ``stage``."""
+        return replace(self, model=self.stage_models.get(stage, self.model))
 
     def map(self, function: Callable[[Any], R], items: Iterable[Any]) -> list[R]:
         """Run ``function`` over ``items`` concurrently (so the model server can batch them)."""

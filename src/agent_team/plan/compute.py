@@ -55,9 +55,14 @@ def compute_plan(
     artifacts: Mapping[str, BaseModel],
     overrides: Mapping[str, float] | None = None,
     niche_index: int | None = None,
+    strict: bool = True,
 ) -> Plan:
-    """Return the plan of ``artifacts`` with ``overrides`` applied (raises ``AssumptionError``)."""
-    values = gather_assumptions(artifacts).apply(overrides or {})
+    """Return the plan of ``artifacts`` with ``overrides`` applied (raises ``AssumptionError``).
+
+    Not ``strict``: overrides of assumptions the artifacts do not (or no longer) hold are kept
+    aside rather than refused — the user's stored values wait for their stage to be re-made.
+    """
+    values = gather_assumptions(artifacts).apply(overrides or {}, strict=strict)
     niches = rank_niches(artifacts["research"], values)
     chosen = chosen_niche(niches, artifacts, niche_index)
     plan = Plan(brief=brief, niches=niches, chosen_niche=chosen, assumptions=list(values))

@@ -1,0 +1,162 @@
+"""``paissive-income run`` (one plan in the foreground) and ``paissive-income worker`` (jobs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+from tqdm import tqdm
+
+from agent_team.config import AgentSettingsError, load_agent_settings
+from agent_team.plan import STAGE_ORDER
+from agent_team.render import plan_markdown
+from agent_team.runs import service
+from agent_team.runs.models import Run, RunStatus
+from agent_team.team import build_team
+from paissive_income.auth.models import Role, User
+from paissive_income.cache import create_cache
+from paissive_income.cli_support import current_settings, fail_cleanly, open_database
+from paissive_income.db import migrate
+from paissive_income.projects.models import Project
+from paissive_income.projects.schemas import ProjectIn
+
+LOCAL_OWNER = "local@paissive.invalid"
+
+
+@click.command()
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Runs worked at once.")
+@fail_cleanly
+def worker(workers: int | None) -> None:
+    """Work queued analysis runs until stopped (SIGINT/SIGTERM finish the current stage)."""
+    settings = current_settings()
+    database = open_database(settings)
+    team = build_team(
+        settings,
+        database,
+        create_cache(redis_url=settings.redis_url, directory=settings.cache_path),
+        agent_settings=_agent_settings(),
+    )
+    swept = team.queue.sweep()
+    click.echo(f"agent-team worker: {len(swept)} run(s) requeued; waiting for jobs", err=True)
+    team.queue.consumer(workers=workers or team.settings.workers).run()
+
+
+def _agent_settings():
+    try:
+        return load_agent_settings()
+    except AgentSettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command(name="run")
+@click.argument("segment", required=False)
+@click.option("--segment", "extra", multiple=True, help="Another market segment (repeatable).")
+@click.option("--notes", default="", help="Your notes: skills, budget, income goal.")
+@click.option("--model", default=None, help="Model for every agent (default: AGENT_MODEL).")
+@click.option("--niche", type=click.IntRange(0, 7), default=None, help="Design for niche N.")
+@click.option("--resume", "resume_id", type=int, default=None, help="Resume run ID.")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@fail_cleanly
+def run(segment, extra, notes, model, niche, resume_id, fmt, out) -> None:
+    """Turn a market segment into a plan in the foreground and write it to --out."""
+    settings = current_settings()
+    database = open_database(settings)
+    migrate.upgrade(database.engine)
+    cache = create_cache(redis_url=settings.redis_url, directory=settings.cache_path)
+    team = build_team(settings, database, cache, agent_settings=_agent_settings())
+    with database.session() as session:
+        owner_id = _local_owner(session)
+        if resume_id is not None:
+            run_row = service.resume_run(session, owner_id=owner_id, run_id=resume_id)
+        else:
+            run_row = _new_run(session, owner_id, segment, extra, notes, model, niche, team)
+        run_id = run_row.id
+    click.echo(f"run {run_id}: model {run_row.model}", err=True)
+    status = _work_with_progress(team, database, run_id)
+    with database.session() as session:
+        finished = session.get(Run, run_id)
+        if status != RunStatus.SUCCEEDED.value:
+            hint = f"; resume with --resume {run_id}" if status != "skipped" else ""
+            raise click.ClickException(f"run {run_id} {status}: {finished.error or ''}{hint}")
+        plan = service.run_plan(session, owner_id=owner_id, run_id=run_id)
+    text = plan.model_dump_json(indent=2) if fmt == "json" else plan_markdown(plan)
+    _write_atomically(out, text)
+    click.echo(
+        f"plan written to {out} ({finished.prompt_tokens + finished.completion_tokens} tokens)"
+    )
+
+
+def _new_run(session, owner_id, segment, extra, notes, model, niche, team) -> Run:
+    segments = [s for s in (segment, *extra) if s]
+    if not segments:
+        raise click.UsageError(
+            'give a market segment, e.g. paissive-income run "freelance translators"'
+        )
+    try:
+        data = ProjectIn(name=segments[0][:120], market_segments=segments, notes=notes)
+    except ValueError as exc:
+        raise click.UsageError(_first_error(exc)) from None
+    project = Project(owner_id=owner_id, **data.model_dump())
+    session.add(project)
+    session.commit()
+    return service.create_run(
+        session,
+        owner_id=owner_id,
+        project_id=project.id,
+        model=model or team.settings.model_for("research"),
+        niche_index=niche,
+        token_cap=team.settings.run_token_cap,
+    )
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        error = errors()[0]
+        return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+    return str(exc)
+
+
+def _local_owner(session) -> int:
+    """Return the account CLI runs belong to: the first admin, else a local one (no login)."""
+    admin = session.scalar(select(User).where(User.role == Role.ADMIN).order_by(User.id).limit(1))
+    if admin is not None:
+        return admin.id
+    local = session.scalar(select(User).where(User.email == LOCAL_OWNER))
+    if local is None:
+        local = User(email=LOCAL_OWNER, password_hash="!", role=Role.MEMBER, disabled=True)
+        session.add(local)
+        session.commit()
+    return local.id
+
+
+def _work_with_progress(team, database, run_id: int) -> str:
+    """Work the run here, showing a bar per stage; Ctrl-C leaves it resumable."""
+    bar = tqdm(total=len(STAGE_ORDER), unit="stage", desc="research", leave=True)
+    executor = team.queue.executor
+
+    def show(kind: str, stage: str, detail: dict) -> None:
+        if kind in ("stage_finished", "stage_skipped"):
+            bar.update(1)
+        bar.set_description(stage)
+
+    executor.listeners.append(show)
+    try:
+        return executor.execute(run_id)
+    except KeyboardInterrupt:
+        with database.session() as session:
+            row = session.get(Run, run_id)
+            row.status, row.error = RunStatus.CANCELLED, "interrupted (Ctrl-C)"
+            session.commit()
+        raise click.ClickException(f"interrupted; resume with --resume {run_id}") from None
+    finally:
+        bar.close()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so a failure leaves no half file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    temporary.replace(path)

@@ -1,0 +1,1 @@
+"""Analysis runs: tables, owner-scoped service functions, huey jobs and run events."""

@@ -1,0 +1,87 @@
+"""The agent team's job queue on huey: ``SqliteHuey`` in the instance folder, or ``RedisHuey``.
+
+Jobs take run ids. The run job works a run through ``RunExecutor`` (which claims it atomically,
+so a duplicate job is a no-op); the sweep runs every minute, and when a consumer starts, to
+requeue runs whose worker went silent and queued runs whose job was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+from sqlalchemy import select
+
+from agent_team.runs.models import Run, RunStatus
+from agent_team.runs.worker import RunExecutor, stale_runs
+from paissive_income.db import Database
+from paissive_income.db.base import utcnow
+
+logger = logging.getLogger(__name__)
+QUEUE_NAME = "paissive-agent-team"
+
+
+def create_huey(*, redis_url: str | None, instance_path: Path, immediate: bool = False) -> Huey:
+    """Return the queue: Redis when configured, else a SQLite file in the instance folder."""
+    if redis_url:
+        return RedisHuey(QUEUE_NAME, url=redis_url, immediate=immediate, results=False)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(
+        QUEUE_NAME, filename=str(instance_path / "jobs.db"), immediate=immediate, results=False
+    )
+
+
+class JobQueue:
+    """Enqueue runs; in workers, execute them (the executor is built on first use)."""
+
+    def __init__(
+        self,
+        huey: Huey,
+        *,
+        database: Database,
+        executor_factory: Callable[[], RunExecutor] | None = None,
+        stale_seconds: float = 120,
+    ) -> None:
+        self.huey, self.database = huey, database
+        self._executor_factory = executor_factory
+        self.stale_seconds = stale_seconds
+        self._run = huey.task(name="agent_team.run", retries=0)(self._execute)
+        self._sweep = huey.periodic_task(crontab(minute="*"), name="agent_team.sweep")(self.sweep)
+
+    @cached_property
+    def executor(self) -> RunExecutor:
+        """Return the executor that works runs (only workers need one)."""
+        if self._executor_factory is None:
+            raise RuntimeError("this job queue only enqueues; it has no executor")
+        return self._executor_factory()
+
+    def enqueue(self, run_id: int) -> None:
+        """Queue a job for run ``run_id`` (already committed as queued)."""
+        self._run(run_id)
+
+    def _execute(self, run_id: int) -> str:
+        status = self.executor.execute(run_id)
+        logger.info("run %s: %s", run_id, status)
+        return status
+
+    def sweep(self) -> list[int]:
+        """Requeue runs whose worker went silent and queued runs idle for too long."""
+        idle_since = utcnow() - timedelta(seconds=self.stale_seconds)
+        with self.database.session() as session:
+            ids = stale_runs(session, stale_seconds=self.stale_seconds)
+            ids += session.scalars(
+                select(Run.id).where(Run.status == RunStatus.QUEUED, Run.updated_at < idle_since)
+            )
+        for run_id in ids:
+            logger.warning("requeueing run %s (no live worker)", run_id)
+            self.enqueue(run_id)
+        return ids
+
+    def consumer(self, *, workers: int) -> Consumer:
+        """Return a huey consumer running ``workers`` threads (start() it, or run() it)."""
+        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)

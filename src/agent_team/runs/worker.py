@@ -1,0 +1,271 @@
+"""Executing a run in a worker: claim it exactly once, heartbeat, persist, finish with a status.
+
+A run is claimed by one atomic UPDATE (queued → running, or running with a stale heartbeat →
+running here), so enqueueing the same run twice works it once and a run whose worker died is
+taken over after ``stale_seconds``. Each stage's artifact is inserted once (unique per run and
+stage); a worker that resumes skips the stages that already have one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import openai
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from agent_team.agents.base import RunCancelled, StageContext
+from agent_team.config import AGENTS, AgentSettings
+from agent_team.llm import BudgetExceeded, LLMError, StructuredCaller, UsageMeter
+from agent_team.pipeline import ARTIFACT_TYPES, run_pipeline
+from agent_team.plan import STAGE_ORDER
+from agent_team.runs import events
+from agent_team.runs.models import Run, RunArtifact, RunStatus
+from agent_team.runs.service import brief_of, stored_artifacts, stored_overrides
+from paissive_income.cache import Cache
+from paissive_income.db import Database
+from paissive_income.db.base import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def claim_run(session: Session, *, run_id: int, worker: str, stale_seconds: float) -> bool:
+    """Atomically take a queued (or abandoned) run for ``worker``; say whether it was taken."""
+    now = utcnow()
+    stale = now - timedelta(seconds=stale_seconds)
+    result = session.execute(
+        update(Run)
+        .where(
+            Run.id == run_id,
+            Run.cancel_requested.is_(False),
+            or_(
+                Run.status == RunStatus.QUEUED,
+                (Run.status == RunStatus.RUNNING) & (Run.heartbeat_at < stale),
+            ),
+        )
+        .values(
+            status=RunStatus.RUNNING,
+            worker=worker,
+            heartbeat_at=now,
+            started_at=now,
+            attempts=Run.attempts + 1,
+        )
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def stale_runs(session: Session, *, stale_seconds: float) -> list[int]:
+    """Return the ids of runs marked running whose worker has gone silent."""
+    stale = utcnow() - timedelta(seconds=stale_seconds)
+    query = select(Run.id).where(Run.status == RunStatus.RUNNING, Run.heartbeat_at < stale)
+    return list(session.scalars(query))
+
+
+def queued_runs(session: Session) -> list[int]:
+    """Return the ids of runs waiting for a worker, oldest first."""
+    query = select(Run.id).where(Run.status == RunStatus.QUEUED).order_by(Run.id)
+    return list(session.scalars(query))
+
+
+class RunStore:
+    """The pipeline's ``ArtifactStore`` on the database, one short session per operation."""
+
+    def __init__(self, database: Database, run_id: int) -> None:
+        self.database, self.run_id = database, run_id
+
+    def artifacts(self) -> dict[str, dict]:
+        with self.database.session() as session:
+            return stored_artifacts(session, self.run_id)
+
+    def save(self, stage: str, artifact: dict) -> None:
+        row = RunArtifact(
+            run_id=self.run_id,
+            stage=stage,
+            schema_version=ARTIFACT_TYPES[stage].model_fields["version"].default,
+            data=artifact,
+            created_at=utcnow(),
+        )
+        with self.database.session() as session:
+            try:
+                session.add(row)
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another worker wrote this stage first: keep theirs
+
+    def overrides(self) -> dict[str, float]:
+        with self.database.session() as session:
+            return stored_overrides(session, self.run_id)
+
+    def niche_index(self) -> int | None:
+        with self.database.session() as session:
+            return session.get(Run, self.run_id).niche_index
+
+
+class RunExecutor:
+    """Runs one claimed run to its end, recording progress, usage and the final status."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        cache: Cache | None,
+        settings: AgentSettings,
+        client_factory: Callable[[], openai.OpenAI],
+        worker: str,
+    ) -> None:
+        self.database, self.cache, self.settings = database, cache, settings
+        self.client_factory, self.worker = client_factory, worker
+        self.listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
+
+    def execute(self, run_id: int) -> str:
+        """Claim and work run ``run_id``; return its final status (or ``skipped``)."""
+        with self.database.session() as session:
+            if not claim_run(
+                session,
+                run_id=run_id,
+                worker=self.worker,
+                stale_seconds=self.settings.stale_seconds,
+            ):
+                return "skipped"
+            run = session.get(Run, run_id)
+            meter = UsageMeter(token_cap=run.token_cap)
+            meter.prompt_tokens, meter.completion_tokens = run.prompt_tokens, run.completion_tokens
+            meter.cost_usd = run.cost_usd
+            context = self._context(run, meter)
+        beat = _Heartbeat(self.database, run_id, self.worker, self.settings.heartbeat_seconds)
+        beat.start()
+        try:
+            status, error = self._work(run_id, context)
+        finally:
+            beat.stop()
+        self._finish(run_id, status, error, meter)
+        return status.value
+
+    def _context(self, run: Run, meter: UsageMeter) -> StageContext:
+        caller = StructuredCaller(
+            self.client_factory(),
+            cache=self.cache,
+            prices=self.settings.prices,
+            retry_budget=self.settings.retry_budget,
+        )
+        run_id = run.id
+        return StageContext(
+            brief=brief_of(run),
+            model=run.model,
+            caller=caller,
+            meter=meter,
+            max_tokens=self.settings.max_tokens,
+            stage_models={a: m for a, m in self.settings.agent_models.items() if a in AGENTS},
+            progress=lambda step: self._progress(run_id, step, meter),
+            cancelled=lambda: self._cancel_requested(run_id),
+        )
+
+    def _work(self, run_id: int, context: StageContext) -> tuple[RunStatus, str | None]:
+        store = RunStore(self.database, run_id)
+        try:
+            run_pipeline(
+                context=context,
+                store=store,
+                on_event=lambda kind, stage, detail: self._stage_event(run_id, kind, stage, detail),
+            )
+        except RunCancelled:
+            return RunStatus.CANCELLED, None
+        except BudgetExceeded as exc:
+            return RunStatus.BUDGET_EXCEEDED, str(exc)
+        except LLMError as exc:
+            return RunStatus.FAILED, str(exc)
+        except Exception:  # noqa: BLE001 - any bug must end as a failed run, not a stuck one
+            logger.exception("run %s failed with an internal error", run_id)
+            return (
+                RunStatus.FAILED,
+                "internal error while running the pipeline (see the worker log)",
+            )
+        return RunStatus.SUCCEEDED, None
+
+    def _stage_event(self, run_id: int, kind: str, stage: str, detail: dict[str, Any]) -> None:
+        done = STAGE_ORDER.index(stage) + (0 if kind == "stage_started" else 1)
+        with self.database.session() as session:
+            run = session.get(Run, run_id)
+            run.stage, run.progress = stage, done / len(STAGE_ORDER)
+            if kind == "stage_finished":
+                began = events.stage_started_at(session, run_id=run_id, stage=stage)
+                seconds = (utcnow() - began).total_seconds() if began else 0.0
+                run.stage_seconds = {**run.stage_seconds, stage: round(seconds, 3)}
+                detail = {**detail, "seconds": round(seconds, 3)}
+            events.record(session, run_id=run_id, kind=kind, stage=stage, detail=detail)
+            session.commit()
+        for listener in self.listeners:
+            listener(kind, stage, detail)
+
+    def _progress(self, run_id: int, step: str, meter: UsageMeter) -> None:
+        with self.database.session() as session:
+            run = session.get(Run, run_id)
+            run.step = step[:200]
+            run.prompt_tokens, run.completion_tokens = meter.prompt_tokens, meter.completion_tokens
+            run.cost_usd = meter.cost_usd
+            events.record(
+                session,
+                run_id=run_id,
+                kind="progress",
+                stage=run.stage,
+                detail={"step": step, "tokens": meter.total_tokens},
+            )
+            session.commit()
+
+    def _cancel_requested(self, run_id: int) -> bool:
+        with self.database.session() as session:
+            return bool(session.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
+
+    def _finish(self, run_id: int, status: RunStatus, error: str | None, meter) -> None:
+        with self.database.session() as session:
+            run = session.get(Run, run_id)
+            if run.worker != self.worker:
+                return  # taken over after a stale heartbeat: the new worker owns the outcome
+            run.status, run.error, run.finished_at = status, error, utcnow()
+            run.prompt_tokens, run.completion_tokens = meter.prompt_tokens, meter.completion_tokens
+            run.cost_usd = meter.cost_usd
+            if status == RunStatus.SUCCEEDED:
+                run.progress, run.step = 1.0, "done"
+            events.record(
+                session,
+                run_id=run_id,
+                kind="run_finished",
+                stage=run.stage,
+                detail={"status": status.value, "error": error},
+            )
+            session.commit()
+
+
+class _Heartbeat:
+    """A thread that marks the run alive every ``interval`` seconds while it works."""
+
+    def __init__(self, database: Database, run_id: int, worker: str, interval: float) -> None:
+        self.database, self.run_id, self.worker, self.interval = database, run_id, worker, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with self.database.session() as session:
+                    session.execute(
+                        update(Run)
+                        .where(Run.id == self.run_id, Run.worker == self.worker)
+                        .values(heartbeat_at=utcnow())
+                    )
+                    session.commit()
+            except Exception:  # noqa: BLE001 - a missed beat is retried; the run goes on
+                logger.warning("heartbeat of run %s failed", self.run_id, exc_info=True)

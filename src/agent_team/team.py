@@ -1,0 +1,106 @@
+"""The Agent Team Service as the web, the API and the CLI use it: runs in, jobs out.
+
+``AgentTeam`` wires the run service to the job queue: starting, resuming or re-running a run
+commits it as queued and then enqueues its id, so a job never sees an uncommitted run.
+``python run_ui.py`` starts an embedded consumer thread; containers run ``paissive-income worker``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from agent_team.config import AgentSettings, load_agent_settings
+from agent_team.runs import service
+from agent_team.runs.models import Run
+from agent_team.runs.tasks import JobQueue, create_huey
+from agent_team.runs.worker import RunExecutor
+from paissive_income.cache import Cache
+from paissive_income.config import Settings
+from paissive_income.db import Database
+
+
+def worker_name() -> str:
+    """Return a name unique to this worker process (host, pid and a random part)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def default_client():
+    """Return the OpenAI client of the AI Models Service (in-process or ``AI_MODELS_URL``)."""
+    from ai_models.client import get_client
+
+    return get_client()
+
+
+@dataclass
+class AgentTeam:
+    """Start and steer runs; the queue carries them to workers."""
+
+    settings: AgentSettings
+    queue: JobQueue
+
+    def start_run(
+        self,
+        session: Session,
+        *,
+        owner_id: int,
+        project_id: int,
+        model: str | None = None,
+        segments: list[str] | None = None,
+        niche_index: int | None = None,
+    ) -> Run:
+        """Queue a new run of the owner's project and enqueue its job."""
+        run = service.create_run(
+            session,
+            owner_id=owner_id,
+            project_id=project_id,
+            model=model or self.settings.model_for("research"),
+            segments=segments,
+            niche_index=niche_index,
+            token_cap=self.settings.run_token_cap,
+        )
+        self.queue.enqueue(run.id)
+        return run
+
+    def resume(self, session: Session, *, owner_id: int, run_id: int) -> Run:
+        """Queue a failed, cancelled or over-budget run again from its last finished stage."""
+        run = service.resume_run(session, owner_id=owner_id, run_id=run_id)
+        self.queue.enqueue(run.id)
+        return run
+
+    def choose_niche(self, session: Session, *, owner_id: int, run_id: int, niche: int) -> Run:
+        """Re-run the stages after research for another niche."""
+        run = service.choose_niche(session, owner_id=owner_id, run_id=run_id, niche_index=niche)
+        self.queue.enqueue(run.id)
+        return run
+
+
+def build_team(
+    settings: Settings,
+    database: Database,
+    cache: Cache | None,
+    *,
+    agent_settings: AgentSettings | None = None,
+    client_factory=default_client,
+) -> AgentTeam:
+    """Build the service from the platform settings: the queue, and an executor for workers."""
+    agents = agent_settings or load_agent_settings()
+    huey = create_huey(redis_url=settings.redis_url, instance_path=settings.instance_path)
+
+    def executor() -> RunExecutor:
+        return RunExecutor(
+            database=database,
+            cache=cache,
+            settings=agents,
+            client_factory=client_factory,
+            worker=worker_name(),
+        )
+
+    queue = JobQueue(
+        huey, database=database, executor_factory=executor, stale_seconds=agents.stale_seconds
+    )
+    return AgentTeam(settings=agents, queue=queue)

@@ -1,0 +1,252 @@
+"""Runs on SQLite and PostgreSQL: owner scope, exactly-once claims, statuses, overrides, events."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from scripted_model import ScriptedModel
+from sqlalchemy import func, select, update
+
+from agent_team.runs import events, service
+from agent_team.runs.models import Run, RunArtifact, RunStatus
+from agent_team.runs.worker import claim_run
+from conftest import executor_for, make_owner
+from paissive_income.cache import DiskCache
+from paissive_income.db.base import utcnow
+
+
+def _create(database, owner, **kw) -> int:
+    user_id, project_id = owner
+    with database.session() as session:
+        return service.create_run(
+            session, owner_id=user_id, project_id=project_id, model="scripted", **kw
+        ).id
+
+
+def _run(database, run_id) -> Run:
+    with database.session() as session:
+        return session.get(Run, run_id)
+
+
+def test_a_run_works_to_a_plan_with_usage_timings_and_events(database, owner, model):
+    run_id = _create(database, owner)
+    assert executor_for(database, model).execute(run_id) == "succeeded"
+    run = _run(database, run_id)
+    assert (run.status, run.progress, run.error) == (RunStatus.SUCCEEDED, 1.0, None)
+    assert run.prompt_tokens == 200 * model.calls() and run.completion_tokens == 100 * model.calls()
+    assert set(run.stage_seconds) == {"research", "solution", "monetization", "marketing"}
+    with database.session() as session:
+        kinds = [e.kind for e in events.events_since(session, run_id=run_id)]
+        plan = service.run_plan(session, owner_id=owner[0], run_id=run_id)
+    assert kinds.count("stage_started") == 4 and kinds[-1] == "run_finished"
+    assert plan.summary is not None
+    assert plan.brief.segments == ("freelance translators", "translation agencies")
+
+
+def test_another_users_runs_are_not_found(database, owner, model):
+    run_id = _create(database, owner)
+    stranger, _ = make_owner(database, "stranger@example.com")
+    with database.session() as session:
+        for call in (service.get_run, service.cancel_run, service.resume_run, service.run_plan):
+            with pytest.raises(service.RunNotFound):
+                call(session, owner_id=stranger, run_id=run_id)
+        with pytest.raises(service.RunNotFound):
+            service.create_run(session, owner_id=stranger, project_id=owner[1], model="m")
+        assert service.list_runs(session, owner_id=stranger) == ([], 0)
+
+
+def test_a_segment_outside_the_project_is_refused(database, owner):
+    with database.session() as session, pytest.raises(service.RunInputError, match="not a segment"):
+        service.create_run(
+            session, owner_id=owner[0], project_id=owner[1], model="m", segments=["x"]
+        )
+
+
+def test_thirty_simultaneous_claims_take_a_run_once(database, owner):
+    run_id = _create(database, owner)
+    barrier = threading.Barrier(30)
+
+    def claim(worker: int) -> bool:
+        with database.session() as session:
+            barrier.wait()
+            return claim_run(session, run_id=run_id, worker=f"w{worker}", stale_seconds=60)
+
+    with ThreadPoolExecutor(30) as pool:
+        assert sum(pool.map(claim, range(30))) == 1
+
+
+def test_duplicate_jobs_run_the_pipeline_once(database, owner, model):
+    run_id = _create(database, owner)
+    executors = [executor_for(database, model, worker=f"w{i}") for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda ex: ex.execute(run_id), executors))
+    assert sorted(results) == ["skipped"] * 3 + ["succeeded"]
+    assert model.calls("NicheIdeas") == 1
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(RunArtifact)) == 4
+
+
+def test_a_silent_worker_is_taken_over_and_the_run_resumes_from_its_last_stage(database, owner):
+    run_id = _create(database, owner)
+    first = ScriptedModel(overrides={"Pricing": lambda prompt: "not json"})
+    assert executor_for(database, first, AGENT_RETRY_BUDGET=0).execute(run_id) == "failed"
+    with database.session() as session:  # as if a worker died mid-run: running, silent
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(status=RunStatus.RUNNING, heartbeat_at=utcnow() - timedelta(seconds=600))
+        )
+        session.commit()
+        assert claim_run(session, run_id=run_id, worker="fresh", stale_seconds=3600) is False
+    second = ScriptedModel()
+    assert executor_for(database, second, worker="w2", AGENT_STALE_SECONDS=60).execute(run_id) == (
+        "succeeded"
+    )
+    assert second.calls("NicheIdeas") == second.calls("ConceptProposal") == 0  # kept stages
+    assert second.calls("Pricing") == 1
+
+
+def test_cancel_a_queued_run_and_resume_it(database, owner, model):
+    run_id = _create(database, owner)
+    with database.session() as session:
+        assert service.cancel_run(session, owner_id=owner[0], run_id=run_id).status == "cancelled"
+    assert executor_for(database, model).execute(run_id) == "skipped"
+    with database.session() as session:
+        service.resume_run(session, owner_id=owner[0], run_id=run_id)
+    assert executor_for(database, model).execute(run_id) == "succeeded"
+    with database.session() as session, pytest.raises(service.RunStateError, match="finished"):
+        service.cancel_run(session, owner_id=owner[0], run_id=run_id)
+
+
+def test_cancel_a_running_run_stops_before_its_next_model_call(database, owner):
+    run_id = _create(database, owner)
+    user_id = owner[0]
+
+    def cancel_then_answer(prompt: str) -> str:
+        with database.session() as session:
+            service.cancel_run(session, owner_id=user_id, run_id=run_id)
+        import json
+
+        from scripted_model import concept
+
+        return json.dumps(concept(prompt))
+
+    model = ScriptedModel(overrides={"ConceptProposal": cancel_then_answer})
+    assert executor_for(database, model).execute(run_id) == "cancelled"
+    run = _run(database, run_id)
+    assert run.status == RunStatus.CANCELLED and model.calls("Pricing") == 0
+
+
+def test_token_cap_ends_the_run_as_budget_exceeded(database, owner, model):
+    run_id = _create(database, owner, token_cap=1500)  # 300 tokens a call: the 5th call spends it
+    assert executor_for(database, model).execute(run_id) == "budget_exceeded"
+    run = _run(database, run_id)
+    assert "1500" in run.error and model.calls() == 5
+
+
+def test_model_server_down_fails_the_run_with_a_clear_message(database, owner):
+    import openai
+
+    run_id = _create(database, owner)
+    executor = executor_for(database, ScriptedModel())
+    executor.client_factory = lambda: openai.OpenAI(
+        base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=0
+    )
+    assert executor.execute(run_id) == "failed"
+    assert "cannot be reached" in _run(database, run_id).error
+
+
+def test_cached_rerun_makes_no_model_call(database, owner, tmp_path):
+    cache = DiskCache(tmp_path / "cache")
+    first, second = ScriptedModel(), ScriptedModel()
+    executor_for(database, first, cache=cache).execute(_create(database, owner))
+    assert executor_for(database, second, cache=cache).execute(_create(database, owner)) == (
+        "succeeded"
+    )
+    assert first.calls() > 0 and second.calls() == 0
+    cache.close()
+
+
+def test_overrides_are_the_users_and_survive_a_rerun(database, owner, model):
+    run_id = _create(database, owner)
+    executor_for(database, model).execute(run_id)
+    calls = model.calls()
+    with database.session() as session:
+        plan = service.set_overrides(
+            session, owner_id=owner[0], run_id=run_id, overrides={"funnel.monthly_churn": 0.1}
+        )
+        assert model.calls() == calls  # recomputed, no model call
+        churn = next(a for a in plan.assumptions if a.key == "funnel.monthly_churn")
+        assert churn.source == "user"
+        service.rerun_from(session, owner_id=owner[0], run_id=run_id, stage="monetization")
+    executor_for(database, model).execute(run_id)
+    with database.session() as session:
+        plan = service.run_plan(session, owner_id=owner[0], run_id=run_id)
+        churn = next(a for a in plan.assumptions if a.key == "funnel.monthly_churn")
+        assert (churn.value, churn.source) == (0.1, "user")
+        plan = service.set_overrides(
+            session, owner_id=owner[0], run_id=run_id, overrides={"funnel.monthly_churn": None}
+        )
+        churn = next(a for a in plan.assumptions if a.key == "funnel.monthly_churn")
+        assert churn.source == "model"  # reset to the model's value
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"funnel.monthly_churn": 2.0}, "funnel.monthly_churn"),
+        ({"funnel.monthly_churn": True}, "funnel.monthly_churn"),
+        ({"funnel.monthly_churn": float("inf")}, "funnel.monthly_churn"),
+        ({"nope\x00": 1.0}, "nope\x00"),
+    ],
+)
+def test_bad_overrides_are_refused_and_nothing_is_stored(database, owner, model, overrides, field):
+    run_id = _create(database, owner)
+    executor_for(database, model).execute(run_id)
+    with database.session() as session:
+        with pytest.raises(service.RunInputError) as caught:
+            service.set_overrides(session, owner_id=owner[0], run_id=run_id, overrides=overrides)
+        assert caught.value.field == field
+        assert service.stored_overrides(session, run_id) == {}
+
+
+def test_thirty_concurrent_overrides_of_one_key_leave_one_row(database, owner, model):
+    run_id = _create(database, owner)
+    executor_for(database, model).execute(run_id)
+    barrier = threading.Barrier(30)
+
+    def override(i: int) -> None:
+        with database.session() as session:
+            barrier.wait()
+            service.set_overrides(
+                session,
+                owner_id=owner[0],
+                run_id=run_id,
+                overrides={"funnel.monthly_churn": 0.01 * (i + 1)},
+            )
+
+    with ThreadPoolExecutor(30) as pool:
+        list(pool.map(override, range(30)))
+    with database.session() as session:
+        stored = service.stored_overrides(session, run_id)
+    assert list(stored) == ["funnel.monthly_churn"]
+    assert stored["funnel.monthly_churn"] in {round(0.01 * (i + 1), 2) for i in range(30)}
+
+
+def test_choosing_another_niche_reruns_the_later_stages_for_it(database, owner, model):
+    run_id = _create(database, owner)
+    executor_for(database, model).execute(run_id)
+    with database.session() as session:
+        plan = service.run_plan(session, owner_id=owner[0], run_id=run_id)
+        other = plan.niches[-1].index
+        service.choose_niche(session, owner_id=owner[0], run_id=run_id, niche_index=other)
+        with pytest.raises(service.RunInputError):
+            service.choose_niche(session, owner_id=owner[0], run_id=run_id, niche_index=99)
+    again = ScriptedModel()
+    executor_for(database, again).execute(run_id)
+    assert again.calls("NicheIdeas") == 0 and again.calls("ConceptProposal") == 1
+    with database.session() as session:
+        assert service.run_plan(session, owner_id=owner[0], run_id=run_id).chosen_niche == other
