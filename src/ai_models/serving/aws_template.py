@@ -24,16 +24,23 @@ def _sub(text: str) -> dict:
     return {"Fn::Sub": text}
 
 
-def _environment(config: CloudConfig) -> dict[str, str]:
+def _literal(value: str) -> str | dict:
+    # CloudFormation keeps `${x}` outside Fn::Sub, but cfn-lint takes it for a forgotten Fn::Sub
+    # (E1029) and an Fn::Sub without variables for a needless one (W1020): split at `$` instead.
+    return {"Fn::Join": ["$", value.split("$")]} if "${" in value else value
+
+
+def _environment(config: CloudConfig) -> dict[str, str | dict]:
     model_path = SAGEMAKER_MODEL_DIR if config.model_data_url else config.model_path
-    env = server_env(
+    server = server_env(
         model_path=model_path,
         model_type=config.model_type,
         model_id=config.model_id,
         host=config.host,
         port=SAGEMAKER_PORT,
     )
-    env.update(config.plain_env())
+    plain = {**server, **config.plain_env()}
+    env: dict[str, str | dict] = {name: _literal(value) for name, value in plain.items()}
     for name, ref in config.secret_references().items():
         # Resolved by CloudFormation at deploy time; the template never holds the value.
         env[name] = "{{resolve:secretsmanager:" + ref + "}}"

@@ -144,16 +144,43 @@ def arm_strings(path: Path, expressions: set[str] | None = None) -> list[str]:
     return result
 
 
+def cfn_value(data: object) -> str | None:
+    """CloudFormation's reading of a literal, Fn::Sub (`${!` is `${`) or Fn::Join of literals."""
+    if isinstance(data, str):
+        value = data
+    elif isinstance(data, dict) and list(data) == ["Fn::Sub"] and isinstance(data["Fn::Sub"], str):
+        value = data["Fn::Sub"].replace("${!", "${")
+    elif isinstance(data, dict) and list(data) == ["Fn::Join"]:
+        delimiter, parts = data["Fn::Join"]
+        if not all(isinstance(part, str) for part in parts):
+            return None
+        value = delimiter.join(parts)
+    else:
+        return None
+    if re.search(r"\{\{\s*resolve\s*:", value, re.IGNORECASE) and not re.fullmatch(
+        r"\{\{resolve:secretsmanager:[^{}]+\}\}", value
+    ):
+        raise Evaluated(f"{value!r} holds a dynamic reference CloudFormation resolves")
+    return value
+
+
 def cfn_strings(path: Path) -> list[str]:
-    """Literal strings of a CloudFormation template; Fn::Sub bodies with `${!` read as `${`."""
-    data = load_yaml(path)
-    result = []
-    for text in strings(data):
-        if re.search(r"\{\{\s*resolve\s*:", text, re.IGNORECASE) and not re.fullmatch(
-            r"\{\{resolve:secretsmanager:[^{}]+\}\}", text
-        ):
-            raise Evaluated(f"{text!r} holds a dynamic reference CloudFormation resolves")
-        result.append(text.replace("${!", "${"))
+    """Every key and literal value of a CloudFormation template, as CloudFormation reads it."""
+    result: list[str] = []
+
+    def walk(data: object) -> None:
+        value = cfn_value(data)
+        if value is not None:
+            result.append(value)
+        elif isinstance(data, dict):
+            for key, item in data.items():
+                result.append(key)
+                walk(item)
+        elif isinstance(data, list):
+            for item in data:
+                walk(item)
+
+    walk(load_yaml(path))
     return result
 
 
@@ -213,10 +240,12 @@ def script_variables(path: Path) -> list[str]:
 
     lines = Path(path).read_text().splitlines()
     start = lines.index("fi") + 1  # the end of shell.PREAMBLE; generated assignments follow
+    word = r"""(?:[\w@%+=:,./-]+|'[^']*'(?:"'"'[^']*')*)"""  # what shlex.quote writes
+    constant = re.compile(rf"[a-z_]+=(?:{word}|\((?:{word}(?: {word})*)?\))")
     assignments = []
     for line in lines[start:]:
-        if not re.match(r"[a-z_]+=", line):
-            break
+        if not constant.fullmatch(line):
+            break  # the first command: never run it here
         assignments.append(line)
     names = [line.split("=", 1)[0] for line in assignments]
     body = "\n".join([*assignments, 'printf "%s\\0" ' + " ".join(f'"${{{n}[@]}}"' for n in names)])

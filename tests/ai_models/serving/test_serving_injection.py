@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 import serving_validators
-from serving_files import load_json, load_yaml
+from serving_files import (
+    arm_value,
+    cfn_value,
+    compose_strings,
+    dollar_value,
+    load_json,
+    load_yaml,
+)
 from serving_spread import AWS, AZURE, GCP, seed_cloud, seed_docker, seed_kubernetes
 
 from ai_models.serving import DeploymentConfigError, generate_cloud_config
@@ -41,13 +48,21 @@ HOSTILE_VALUES = [
     " leading",
     "ünïcödé ✓",
     "",
+    # Evaluated by a platform unless escaped: ARM expressions, Fn::Sub, Kubernetes $(VAR).
+    "[subscription().id]",
+    "[[already escaped]",
+    "[not an expression",
+    "[]",
+    "${AWS::Region}",
+    "${!literal}",
+    "$(HOME)",
+    "$$(HOME)",
+    "{0}",
+    "'single' ''quotes''",
+    "back\\slash\\",
 ]
 ENV = {f"VALUE_{i}": value for i, value in enumerate(HOSTILE_VALUES)}
 LINE_BREAKS = ["a\nb", "a\rb", "a\r\nb", "a\x00b", "a\u2028b", "a\x85b", "a\x1bb"]
-
-
-def unescape_compose(value: str) -> str:
-    return value.replace("$$", "$")
 
 
 def generate_all(tmp_path: Path) -> dict[str, Path]:
@@ -75,8 +90,10 @@ def test_compose_env_round_trips_exactly(hostile) -> None:
     env = load_yaml(hostile["docker"] / "docker-compose.yml")["services"][
         "paissive-income-model-server"
     ]["environment"]
-    assert {k: unescape_compose(v) for k, v in env.items() if k.startswith("VALUE_")} == ENV
+    read = {k: dollar_value(v, r"[{A-Za-z_]") for k, v in env.items()}
+    assert {k: v for k, v in read.items() if k.startswith("VALUE_")} == ENV
     assert set(env) == {"MODEL_PATH", "MODEL_TYPE", "HOST", "PORT", *ENV}
+    compose_strings(hostile["docker"] / "docker-compose.yml")  # nothing else interpolates
 
 
 def test_configmap_round_trips_exactly(hostile) -> None:
@@ -88,14 +105,14 @@ def test_configmap_round_trips_exactly(hostile) -> None:
 def test_cloud_templates_round_trip_exactly(hostile) -> None:
     aws = load_yaml(hostile["aws"] / "cloudformation.yaml")
     environment = aws["Resources"]["Model"]["Properties"]["PrimaryContainer"]["Environment"]
-    assert {k: v for k, v in environment.items() if k.startswith("VALUE_")} == ENV
+    assert {k: cfn_value(v) for k, v in environment.items() if k.startswith("VALUE_")} == ENV
     gcp = load_json(hostile["gcp"] / "service.json")
     env = {e["name"]: e["value"] for e in gcp["template"]["containers"][0]["env"]}
     assert {k: v for k, v in env.items() if k.startswith("VALUE_")} == ENV
     azure = load_json(hostile["azure"] / "azuredeploy.json")
     app = next(r for r in azure["resources"] if r["type"] == "Microsoft.App/containerApps")
     env = {e["name"]: e["value"] for e in app["properties"]["template"]["containers"][0]["env"]}
-    assert {k: v for k, v in env.items() if k.startswith("VALUE_")} == ENV
+    assert {k: arm_value(v) for k, v in env.items() if k.startswith("VALUE_")} == ENV
 
 
 def test_values_never_reach_dockerfiles_or_scripts(hostile) -> None:
@@ -185,3 +202,40 @@ def test_error_messages_show_hostile_input_on_one_line() -> None:
     (line,) = caught.value.lines()
     assert "\n" not in line and "\r" not in line and "\x00" not in line
     assert json.dumps("evil\nname\r\x00")[1:-1][:10] in line
+
+
+@pytest.mark.parametrize("value", LINE_BREAKS)
+def test_builders_refuse_a_value_that_would_add_a_line(value: str) -> None:
+    from ai_models.serving.dockerfile import Dockerfile
+    from ai_models.serving.shell import Script
+
+    for build in (
+        lambda: Dockerfile().add("FROM", value),
+        lambda: Dockerfile().comment(value),
+        lambda: Dockerfile().pairs("ENV", {"A": value}),
+        lambda: Script(value),
+    ):
+        with pytest.raises(ValueError, match="one"):
+            build()
+    with pytest.raises(ValueError, match="one instruction"):
+        Dockerfile().add("RUN", "echo continued \\")
+    with pytest.raises(ValueError, match="variable name"):
+        Script().assign("x; id", "v")
+
+
+def test_kubernetes_args_keep_dollar_signs_literal() -> None:
+    from ai_models.serving.escapes import dollar_literal, escape_values
+
+    args = escape_values(["--model-path", "/m/$(HOME)", "$$"], dollar_literal)
+    assert [dollar_value(arg, r"\(") for arg in args] == ["--model-path", "/m/$(HOME)", "$$"]
+
+
+@pytest.mark.parametrize("value", ["plain", "it's", "''", "{0}", "${x}", "${!x}", "[a]", "]["])
+def test_template_expression_escapes_read_back_exactly(value: str) -> None:
+    from ai_models.serving.escapes import arm_string, fn_sub_literal
+
+    quoted = arm_string(value)
+    assert quoted[0] == quoted[-1] == "'" and quoted[1:-1].replace("''", "'") == value
+    assert "''" not in quoted[1:-1].replace("''", "")  # every quote inside is doubled
+    sub = fn_sub_literal(value)
+    assert "${" not in sub.replace("${!", "") and sub.replace("${!", "${") == value
