@@ -4,6 +4,7 @@ import io
 import json
 import logging
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from paissive_income.cache import RedisCache
@@ -109,3 +110,8 @@ def test_html_405_keeps_allow_header(client):
     response = client.delete("/login")
     assert response.status_code == 405
     assert {"GET", "POST"} <= set(response.headers["Allow"].replace(" ", "").split(","))
+
+
+def test_metrics_content_type_names_the_charset_once(client):
+    content_type = client.get("/metrics").headers["Content-Type"]
+    assert content_type == CONTENT_TYPE_LATEST == "text/plain; version=0.0.4; charset=utf-8"
