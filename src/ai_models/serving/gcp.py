@@ -43,9 +43,12 @@ class GcpTarget(CloudTarget):
             errors.append(
                 ("region", f"{show(config.region)} is not a GCP region such as us-central1")
             )
-        for name in [*config.env_vars, *config.secrets]:
-            if name in RESERVED_ENV or name.startswith("CLOUD_RUN_"):
-                errors.append((f'env_vars["{name}"]', "is reserved by Cloud Run"))
+        for field, names in (("env_vars", config.env_vars), ("secrets", config.secrets)):
+            errors += [
+                (f'{field}["{name}"]', "is reserved by Cloud Run")
+                for name in names
+                if name in RESERVED_ENV or name.startswith("CLOUD_RUN_")
+            ]
         for name, ref in config.secrets.items():
             if not _SECRET.fullmatch(ref):
                 errors.append(

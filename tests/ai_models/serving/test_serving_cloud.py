@@ -9,7 +9,7 @@ import pytest
 from serving_files import load_json, load_yaml
 from serving_spread import AWS, AZURE, GCP, SECRET_ENV, seed_cloud
 
-from ai_models.serving import generate_cloud_config
+from ai_models.serving import DeploymentConfigError, generate_cloud_config
 
 
 def generate(tmp_path: Path, provider, **changes) -> Path:
@@ -285,3 +285,24 @@ def test_every_provider_writes_the_image_it_deploys(tmp_path: Path, provider) ->
 def test_model_path_without_a_source_warns(tmp_path: Path, provider) -> None:
     with pytest.warns(UserWarning, match="bake the model into the image"):
         generate_cloud_config(seed_cloud(provider), tmp_path)
+
+
+def test_aws_secrets_take_names_and_arns(tmp_path: Path) -> None:
+    arn = "arn:aws:secretsmanager:us-west-2:123456789012:secret:prod/db-AbCdEf"
+    out = generate(tmp_path, AWS, secrets={"DB_URL": arn, "API_TOKEN": "team/api"})
+    template = load_yaml(out / "cloudformation.yaml")
+    environment = template["Resources"]["Model"]["Properties"]["PrimaryContainer"]["Environment"]
+    assert environment["DB_URL"] == "{{resolve:secretsmanager:" + arn + "}}"
+    assert environment["API_TOKEN"] == "{{resolve:secretsmanager:team/api}}"
+    for bad in ("arn:aws:s3:::bucket", "name}}", "a b"):
+        with pytest.raises(DeploymentConfigError, match=r'secrets\["DB_URL"\]'):
+            seed_cloud(AWS, secrets={"DB_URL": bad})
+
+
+def test_gcp_reserved_names_are_reported_where_they_are() -> None:
+    with pytest.raises(DeploymentConfigError) as caught:
+        seed_cloud(GCP, secrets={"K_SERVICE": "s"}, env_vars={"PORT_X": "1", "CLOUD_RUN_A": "1"})
+    assert [path for path, _ in caught.value.errors] == [
+        'env_vars["CLOUD_RUN_A"]',
+        'secrets["K_SERVICE"]',
+    ]
