@@ -39,6 +39,11 @@ def fuzz_one(target: str, slot: Slot, text: str, folder: Path) -> bool:
         assert slot.field in roots, (slot, text, error.errors)
         assert all(line.isprintable() and line.isascii() for line in error.lines()), error
         assert not folder.exists()
+        if slot.part == "value":  # assignment runs the same rules as construction
+            config = config_class(**seed)
+            with pytest.raises(DeploymentConfigError) as assigned:
+                setattr(config, slot.field, text)
+            assert slot.field in {_root(path) for path, _ in assigned.value.errors}
         return False
     generator = config.target if hasattr(config, "target") else get_target(target)
     with warnings.catch_warnings():
