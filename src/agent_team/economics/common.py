@@ -26,6 +26,16 @@ Count = Annotated[float, Field(ge=0, le=MAX_COUNT, **_FINITE)]
 Money = Annotated[float, Field(ge=0, le=MAX_MONEY, **_FINITE)]
 """An amount of money in the plan's currency (dollars unless a plan says otherwise)."""
 
+MAX_AMOUNT = 1e250
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, **_FINITE)]
+"""A computed quantity fed from one function to the next: money (SOM, MRR, ARPA, CAC, LTV) or a
+count of customers from a projection.
+
+Products of capped inputs (1e10 customers × $1e12, traffic compounding for 120 months) exceed
+MAX_MONEY and MAX_COUNT, yet every output of one function must be a valid input of the next: this
+cap is far above any such product and far enough below the float limit that × 1200 stays finite.
+"""
+
 Share = Annotated[float, Field(ge=0, le=1, **_FINITE)]
 """A fraction between 0 and 1 (a rate per month, a conversion, a share of a market)."""
 

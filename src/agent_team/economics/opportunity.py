@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pydantic import Field, model_validator
 
 from .common import (
+    Amount,
     FrozenModel,
     GrowthRate,
-    Money,
     Name,
     Score10,
     Share,
@@ -45,7 +45,7 @@ class NicheFactors(FrozenModel):
 
     name: Name
     problems: tuple[Problem, ...] = Field(min_length=1, max_length=50)
-    som: Money = Field(description="serviceable obtainable market, currency per year")
+    som: Amount = Field(description="serviceable obtainable market, currency per year")
     competition_intensity: Score10 = Field(description="1 = no competitors, 10 = crowded")
     growth_rate: GrowthRate = Field(description="annual growth of the niche's market")
     solo_feasibility: Score10 = Field(description="1 = needs a team, 10 = one person can build it")

@@ -2,18 +2,17 @@
 
 Where a ratio has no meaning (no customers, nothing spent, no gross profit), the function
 returns None and says so in its docstring, so no input can raise ZeroDivisionError. A
-denominator so close to zero that the quotient overflows counts as zero: it returns None too.
+denominator so close to zero that the quotient leaves the range of amounts counts as zero too.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import Field
 
-from .common import MAX_MONEY, Amount, Count, FrozenModel, Money, Name, Share, validated
+from .common import MAX_AMOUNT, MAX_MONEY, Amount, FrozenModel, Money, Name, Share, validated
 
 # LTV = ARPA × GM ÷ churn assumes churn never changes, and at zero churn it is infinite. Like
 # most practitioners, we cap the customer lifetime (1 ÷ churn) at five years by default.
@@ -52,7 +51,7 @@ class UnitEconomics(FrozenModel):
 
 
 @validated
-def arpa(*, mrr: Amount, customers: Count) -> float | None:
+def arpa(*, mrr: Amount, customers: Amount) -> float | None:
     """Return the average revenue per account per month, or None when there are no customers.
 
     Formula: ARPA = MRR ÷ number of paying customers. Source: David Skok, "SaaS Metrics 2.0".
@@ -65,7 +64,8 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     if denominator <= 0:
         return None
     quotient = numerator / denominator
-    return quotient if math.isfinite(quotient) else None
+    # Beyond MAX_AMOUNT the next function would refuse it, and beyond the float range it is inf.
+    return quotient if abs(quotient) <= MAX_AMOUNT else None
 
 
 @validated
@@ -103,7 +103,7 @@ def _ltv(arpa: float, gross_margin: float, monthly_churn: float, cap: float) -> 
 
 
 @validated
-def cac(*, sales_marketing_spend: Money, new_customers: Count) -> float | None:
+def cac(*, sales_marketing_spend: Money, new_customers: Amount) -> float | None:
     """Return the cost to acquire a customer, or None when no customer was acquired.
 
     Formula: CAC = sales and marketing spend ÷ new customers in the same period. Source: Skok,

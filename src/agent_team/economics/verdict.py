@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .common import FrozenModel, Money, validated
+from .common import Amount, FrozenModel, Money, validated
 from .projection import Months
 from .unit_economics import UnitEconomics
 
@@ -39,7 +39,7 @@ def verdict(
     economics: UnitEconomics,
     break_even_month: Months | None,
     horizon_months: Months,
-    som: Money,
+    som: Amount,
     income_goal: Money | None = None,
 ) -> Verdict:
     """Decide go / pivot / no-go from the unit economics, break-even and market size.

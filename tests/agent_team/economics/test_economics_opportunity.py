@@ -98,7 +98,10 @@ def test_niche_weights_are_relative() -> None:
     doubled = NicheWeights(
         problem_opportunity=0.6, market_size=0.5, competition=0.3, growth=0.2, solo_feasibility=0.4
     )
-    assert score_niche(niche=niche(), weights=doubled).total == pytest.approx(60.0)
+    score = score_niche(niche=niche(), weights=doubled)
+    assert score.total == pytest.approx(60.0)
+    # 0.6 ÷ 2.0 = 0.30, 0.5 ÷ 2.0 = 0.25, …: the breakdown shows the weights that were used
+    assert [f.weight for f in score.factors] == pytest.approx([0.30, 0.25, 0.15, 0.10, 0.20])
     only_market = NicheWeights(
         problem_opportunity=0, market_size=1, competition=0, growth=0, solo_feasibility=0
     )

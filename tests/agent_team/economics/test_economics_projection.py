@@ -108,8 +108,11 @@ def test_two_tiers_with_expansion_and_contraction_match_the_hand_computed_month_
     assert second.mrr_cents == 28_000 + 30_240 + 411 - 1_106 - 63
 
 
-def test_scenarios_scale_traffic_conversion_and_churn() -> None:
-    result = project_scenarios(inputs=one_tier())
+def test_scenarios_scale_traffic_conversion_churn_and_expansion() -> None:
+    tier = Tier(
+        name="Solo", monthly_price=10.0, mix=1.0, monthly_churn=0.10, monthly_expansion=0.02
+    )
+    result = project_scenarios(inputs=one_tier(tiers=[tier]))
     # low: 1,000 × 0.7 visitors × 10% × (10% × 0.7) = 4.9 customers → 4,900 c
     # high: 1,000 × 1.3 × 10% × (10% × 1.3) = 16.9 customers → 16,900 c
     assert [p.months[0].mrr_cents for p in (result.low, result.base, result.high)] == [
@@ -120,6 +123,9 @@ def test_scenarios_scale_traffic_conversion_and_churn() -> None:
     # month 2 churn: low 15% of 4,900 = 735; high 7.5% of 16,900 = 1,267.5 → 1,268
     assert result.low.months[1].churned_mrr_cents == 735
     assert result.high.months[1].churned_mrr_cents == 1_268
+    # expansion: low 2% × 0.5 of (4,900 − 735) = 41.65 → 42; high 2% × 1.5 of 15,632 = 469
+    assert result.low.months[1].expansion_mrr_cents == 42
+    assert result.high.months[1].expansion_mrr_cents == 469
 
 
 def test_rates_multiplied_past_100_percent_are_capped() -> None:
@@ -131,15 +137,44 @@ def test_rates_multiplied_past_100_percent_are_capped() -> None:
     assert months[1].mrr_cents == months[1].new_mrr_cents
 
 
+def test_contraction_multiplied_past_100_percent_is_capped() -> None:
+    tier = Tier(
+        name="Solo", monthly_price=10.0, mix=1.0, monthly_churn=0.0, monthly_contraction=0.8
+    )
+    months = project(inputs=one_tier(tiers=[tier]), scenario=ScenarioMultipliers(churn=2.0)).months
+    # contraction 80% × 2 = 160% → 100%: month 1's 10,000 c all contract away, never below 0
+    assert months[1].contraction_mrr_cents == 10_000
+    assert months[1].mrr_cents == months[1].new_mrr_cents == 10_000
+
+
+def test_tier_mix_weights_are_relative() -> None:
+    def tier(name: str, mix: float, price: float) -> Tier:
+        return Tier(name=name, monthly_price=price, mix=mix, monthly_churn=0.1)
+
+    halves = project(inputs=one_tier(tiers=[tier("a", 0.35, 10.0), tier("b", 0.15, 30.0)]))
+    # 0.35 : 0.15 is 70% : 30% of 10 new customers: 7 × $10 + 3 × $30 = $160
+    assert halves.months[0].mrr_cents == 16_000
+    assert [t.customers for t in halves.months[0].tiers] == pytest.approx([7, 3])
+
+
 def test_revenue_in_currency_units_is_mrr_over_100() -> None:
     projection = project(inputs=one_tier(months=3))
     assert projection.monthly_revenue() == (100.0, 190.0, 271.0)
 
 
-@settings(max_examples=60, deadline=None)
-@given(inputs=inputs_strategy)
-def test_mrr_bridge_holds_exactly_and_nothing_goes_negative(inputs) -> None:
-    months = project(inputs=inputs).months
+scenarios = st.builds(
+    ScenarioMultipliers,
+    traffic=st.floats(min_value=0, max_value=100),
+    conversion=st.floats(min_value=0, max_value=100),
+    churn=st.floats(min_value=0, max_value=100),
+    expansion=st.floats(min_value=0, max_value=100),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(inputs=inputs_strategy, scenario=scenarios)
+def test_mrr_bridge_holds_exactly_and_nothing_goes_negative(inputs, scenario) -> None:
+    months = project(inputs=inputs, scenario=scenario).months
     assert len(months) == inputs.months
     previous_mrr = 0
     for month in months:

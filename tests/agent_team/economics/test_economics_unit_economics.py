@@ -145,6 +145,14 @@ def test_ratios_never_raise_and_never_overflow(mrr, spend, customers, cost) -> N
         assert value is None or math.isfinite(value)
 
 
+def test_a_vanishing_denominator_is_treated_as_zero_not_overflowed() -> None:
+    tiny = 5e-324  # the smallest float above 0: $1e12 ÷ tiny is beyond the float range
+    economics = unit_economics(arpa=1e12, gross_margin=1.0, monthly_churn=0.0, cac=tiny)
+    assert economics.ltv_to_cac is None
+    assert cac_payback_months(cac=1e12, arpa=tiny, gross_margin=1.0) is None
+    assert cac(sales_marketing_spend=1e12, new_customers=tiny) is None
+
+
 @given(arpa=money, margin=shares, churn=shares, cac=st.none() | money)
 def test_unit_economics_never_raise_for_valid_inputs(arpa, margin, churn, cac) -> None:
     economics = unit_economics(arpa=arpa, gross_margin=margin, monthly_churn=churn, cac=cac)

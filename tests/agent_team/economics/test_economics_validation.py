@@ -11,6 +11,7 @@ from agent_team.economics import (
     Problem,
     ProjectionInputs,
     Tier,
+    UnitEconomics,
     arpa,
     break_even_month,
     cac,
@@ -49,7 +50,7 @@ CASES = [
     (ulwick_opportunity, {"importance": 9.0, "satisfaction": 3.0}, "importance", [0.0, 11.0]),
     (ulwick_opportunity, {"importance": 9.0, "satisfaction": 3.0}, "satisfaction", [0.5, 10.5]),
     (Problem, {"name": "p", "importance": 5.0, "satisfaction": 5.0}, "name", ["", "x" * 201]),
-    (NicheFactors, NICHE, "som", [-1.0, 1e13]),
+    (NicheFactors, NICHE, "som", [-1.0, 1e251]),
     (NicheFactors, NICHE, "competition_intensity", [0.0, 11.0]),
     (NicheFactors, NICHE, "growth_rate", [-1.5, 11.0]),
     (NicheFactors, NICHE, "problems", [[]]),
@@ -166,4 +167,24 @@ def test_inputs_arrive_from_json_with_the_same_checks() -> None:
     with pytest.raises(ValidationError, match="monthly_churn"):
         Tier.model_validate_json(
             '{"name": "Solo", "monthly_price": 10, "mix": 1, "monthly_churn": "0.1"}'
+        )
+
+
+@pytest.mark.parametrize("value", [NAN, INF])
+def test_non_finite_numbers_are_named_as_such(value) -> None:
+    with pytest.raises(ValidationError) as error:
+        ltv(arpa=50.0, gross_margin=value, monthly_churn=0.02)
+    assert error.value.errors()[0]["type"] == "finite_number"
+
+
+def test_outputs_refuse_infinity_so_an_overflow_fails_loudly() -> None:
+    with pytest.raises(ValidationError, match="ltv"):
+        UnitEconomics(
+            arpa=1.0,
+            gross_margin=1.0,
+            monthly_churn=0.0,
+            cac=1.0,
+            ltv=INF,
+            ltv_to_cac=None,
+            cac_payback_months=None,
         )

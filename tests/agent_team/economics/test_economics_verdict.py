@@ -78,7 +78,9 @@ def test_no_customers_at_all_is_a_no_go() -> None:
     nobody = unit_economics(arpa=50, gross_margin=0.8, monthly_churn=0.02, cac=None)
     result = decide(economics=nobody)
     assert result.decision == "no-go"
-    assert all("no customer" in r.message for r in result.reasons if not r.passed)
+    failed = {r.metric: r for r in result.reasons if not r.passed}
+    assert set(failed) == {"ltv_to_cac", "cac_payback_months"}
+    assert all(r.fatal and "no customer" in r.message for r in failed.values())
 
 
 def test_free_acquisition_passes_the_cac_checks() -> None:
