@@ -37,9 +37,8 @@ def worker(workers: int | None) -> None:
         create_cache(redis_url=settings.redis_url, directory=settings.cache_path),
         agent_settings=_agent_settings(),
     )
-    swept = team.queue.sweep()
-    click.echo(f"agent-team worker: {len(swept)} run(s) requeued; waiting for jobs", err=True)
-    team.queue.consumer(workers=workers or team.settings.workers).run()
+    click.echo("agent-team worker: waiting for jobs", err=True)
+    team.queue.consume(workers=workers or team.settings.workers, block=True)
 
 
 def _agent_settings():
@@ -68,10 +67,13 @@ def run(segment, extra, notes, model, niche, resume_id, fmt, out) -> None:
     team = build_team(settings, database, cache, agent_settings=_agent_settings())
     with database.session() as session:
         owner_id = _local_owner(session)
-        if resume_id is not None:
-            run_row = service.resume_run(session, owner_id=owner_id, run_id=resume_id)
-        else:
-            run_row = _new_run(session, owner_id, segment, extra, notes, model, niche, team)
+        try:
+            if resume_id is not None:
+                run_row = service.resume_run(session, owner_id=owner_id, run_id=resume_id)
+            else:
+                run_row = _new_run(session, owner_id, segment, extra, notes, model, niche, team)
+        except (service.RunInputError, service.RunStateError, service.RunNotFound) as exc:
+            raise click.UsageError(str(exc)) from None
         run_id = run_row.id
     click.echo(f"run {run_id}: model {run_row.model}", err=True)
     status = _work_with_progress(team, database, run_id)

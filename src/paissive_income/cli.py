@@ -17,6 +17,8 @@ LAZY_COMMANDS = {
         "Write Docker, Kubernetes or cloud deployment files.",
     ),
     "models": ("ai_models.cli:models", "Manage and serve AI models."),
+    "run": ("agent_team.cli:run", "Turn a market segment into a plan in the foreground."),
+    "worker": ("agent_team.cli:worker", "Work queued analysis runs (agent team jobs)."),
 }
 
 

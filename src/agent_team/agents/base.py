@@ -37,8 +37,9 @@ class Brief(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    segments: tuple[str, ...] = Field(min_length=1, max_length=10)
-    notes: str = Field("", max_length=4000)
+    # The same limits as a project's segments and notes, so every project can be run.
+    segments: tuple[str, ...] = Field(min_length=1, max_length=20)
+    notes: str = Field("", max_length=10_000)
 
 
 class Strict(BaseModel):

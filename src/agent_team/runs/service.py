@@ -62,7 +62,7 @@ def create_run(
         Brief(segments=tuple(chosen), notes=project.notes or "")
     except ValueError:
         raise RunInputError(
-            "a run needs 1 to 10 market segments and notes of at most 4000 characters",
+            "a run needs 1 to 20 market segments and notes of at most 10,000 characters",
             field="segments",
         ) from None
     run = Run(

@@ -1,19 +1,21 @@
 """The agent team's job queue on huey: ``SqliteHuey`` in the instance folder, or ``RedisHuey``.
 
 Jobs take run ids. The run job works a run through ``RunExecutor`` (which claims it atomically,
-so a duplicate job is a no-op); the sweep runs every minute, and when a consumer starts, to
-requeue runs whose worker went silent and queued runs whose job was lost.
+so a duplicate job is a no-op). Every consumer also sweeps, when it starts and then every half
+``stale_seconds``: it requeues runs whose worker went silent and queued runs whose job was lost,
+so a killed worker's run continues within about ``stale_seconds`` of a consumer being up.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from sqlalchemy import select
 
@@ -51,7 +53,7 @@ class JobQueue:
         self._executor_factory = executor_factory
         self.stale_seconds = stale_seconds
         self._run = huey.task(name="agent_team.run", retries=0)(self._execute)
-        self._sweep = huey.periodic_task(crontab(minute="*"), name="agent_team.sweep")(self.sweep)
+        self._stop = threading.Event()
 
     @cached_property
     def executor(self) -> RunExecutor:
@@ -82,6 +84,23 @@ class JobQueue:
             self.enqueue(run_id)
         return ids
 
-    def consumer(self, *, workers: int) -> Consumer:
-        """Return a huey consumer running ``workers`` threads (start() it, or run() it)."""
-        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    def consume(self, *, workers: int, block: bool) -> Consumer:
+        """Sweep, then work jobs with ``workers`` threads, in the foreground or the background."""
+        self.sweep()
+        threading.Thread(target=self._sweep_forever, name="agent-team-sweeper", daemon=True).start()
+        consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+        if block:
+            try:
+                consumer.run()  # handles SIGINT/SIGTERM: finishes running jobs, then returns
+            finally:
+                self._stop.set()
+        else:
+            consumer.start()
+        return consumer
+
+    def _sweep_forever(self) -> None:
+        while not self._stop.wait(self.stale_seconds / 2):
+            try:
+                self.sweep()
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the sweeper
+                logger.warning("sweeping for stale runs failed", exc_info=True)
