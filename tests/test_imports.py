@@ -62,9 +62,15 @@ def module_graph() -> dict[str, set[str]]:
     }
     graph = {}
     for module, path in paths.items():
-        # "from pkg import name" names a module only when that module exists.
-        graph[module] = {name for name in _imports(path, module) if name in paths} - {module}
+        graph[module] = {_existing(name, paths) for name in _imports(path, module)} - {module}
     return graph
+
+
+def _existing(name: str, modules) -> str:
+    """Return the module ``name`` is, or the nearest package holding it ("pkg.attr" -> "pkg")."""
+    while name not in modules and "." in name:
+        name = name.rpartition(".")[0]
+    return name
 
 
 def unit(module: str) -> str:
