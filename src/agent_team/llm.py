@@ -30,6 +30,11 @@ from paissive_income.cache import Cache
 T = TypeVar("T", bound=BaseModel)
 CACHE_PREFIX = "llm:v1:"
 CACHE_TTL_SECONDS = 30 * 24 * 3600
+MODEL_HINT = (
+    "Choose a model the server can load: set AGENT_MODEL (or AI_CHAT_MODEL) to a local model "
+    "folder or a Hugging Face Hub id that is cached here, or point AI_MODELS_URL at an "
+    "OpenAI-compatible server (ours, vLLM, Ollama, OpenAI) with AI_MODEL_API_KEY."
+)
 
 
 class LLMError(RuntimeError):
@@ -213,8 +218,10 @@ class StructuredCaller:
                 f"the model server at {self._client.base_url} cannot be reached ({exc})"
             ) from None
         except openai.APIStatusError as exc:
+            hint = f" {MODEL_HINT}" if exc.status_code in (404, 503) else ""
             raise ModelUnavailableError(
-                f"model {model!r}: the server answered {exc.status_code}: {_api_message(exc)}"
+                f"model {model!r}: the server answered {exc.status_code}: {_api_message(exc)}."
+                + hint
             ) from None
         content = (reply.choices[0].message.content or "") if reply.choices else ""
         prompt = reply.usage.prompt_tokens if reply.usage else 0

@@ -232,5 +232,6 @@ def test_server_refusal_names_the_model_and_the_servers_message():
         max_retries=0,
         http_client=httpx.Client(transport=httpx.MockTransport(refuse)),
     )
-    with pytest.raises(ModelUnavailableError, match="'m'.*404.*not served here"):
+    with pytest.raises(ModelUnavailableError, match="'m'.*404.*not served here") as caught:
         _call(StructuredCaller(client))
+    assert "AI_MODELS_URL" in str(caught.value) and "AGENT_MODEL" in str(caught.value)
