@@ -253,22 +253,21 @@ def script_variables(path: Path) -> list[str]:
     return result.stdout.decode().split("\0")[:-1]
 
 
+READERS = {
+    "docker-compose.yml": compose_strings,
+    "cloudformation.yaml": cfn_strings,
+    "azuredeploy.json": arm_strings,
+    "service.json": lambda path: list(strings(load_json(path))),
+    "Dockerfile": dockerfile_strings,
+    "deploy.sh": script_variables,
+}
+
+
 def read_back(folder: Path) -> list[str]:
     """Every string the generated files in folder hold, as each platform will read it."""
     found: list[str] = []
     for path in sorted(folder.rglob("*")):
-        if path.name == "docker-compose.yml":
-            found += compose_strings(path)
-        elif path.name == "cloudformation.yaml":
-            found += cfn_strings(path)
-        elif path.name == "azuredeploy.json":
-            found += arm_strings(path)
-        elif path.name == "service.json":
-            found += list(strings(load_json(path)))
-        elif path.suffix == ".yaml":
-            found += kubernetes_strings(path)
-        elif path.name == "Dockerfile":
-            found += dockerfile_strings(path)
-        elif path.name == "deploy.sh":
-            found += script_variables(path)
+        reader = READERS.get(path.name) or (kubernetes_strings if path.suffix == ".yaml" else None)
+        if reader is not None:
+            found += reader(path)
     return found
