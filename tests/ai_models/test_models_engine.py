@@ -19,6 +19,7 @@ from ai_models.engine.grammar import JsonGrammar
 from ai_models.engine.queue import Group, WaitQueue
 from ai_models.engine.sequence import SamplingParams, Sequence
 from ai_models.errors import InvalidRequestError, QueueFullError
+from ai_models.metrics import ServerMetrics
 
 GREEDY = SamplingParams(max_tokens=24, temperature=0, ignore_eos=True)
 
@@ -31,7 +32,12 @@ def lm(tiny_lm):
 
 
 @pytest.fixture
-def engine(lm):
+def metrics():
+    return ServerMetrics()
+
+
+@pytest.fixture
+def engine(lm, metrics):
     model, tokenizer = lm
     engine = GenerationEngine(
         model,
@@ -40,9 +46,19 @@ def engine(lm):
         max_batch_size=8,
         batch_wait_s=0.01,
         max_queue=64,
+        metrics=metrics.for_model("tiny"),
     )
     yield engine
     engine.close()
+
+
+def steps_larger_than(metrics: ServerMetrics, rows: int) -> float:
+    """Count the forward passes that ran more than ``rows`` sequences together."""
+    labels = {"model_name": "tiny", "task": "generation"}
+    value = metrics.registry.get_sample_value
+    return value("paissive:batch_size_count", labels) - value(
+        "paissive:batch_size_bucket", {**labels, "le": f"{float(rows)}"}
+    )
 
 
 async def generate(engine, tokenizer, prompt, params=GREEDY, grammar=None, delay=0.0):
@@ -50,28 +66,31 @@ async def generate(engine, tokenizer, prompt, params=GREEDY, grammar=None, delay
     seq = Sequence(tokenizer(prompt)["input_ids"], params, grammar=grammar, context_length=4096)
     engine.submit([seq])
     text = "".join([delta.text async for delta in engine.stream([seq])])
+    seq.finished_at = time.monotonic()
     return text, seq
 
 
 PROMPTS = ["Hello there", "A much longer prompt about passive income ideas", "x"]
 
 
-def test_batched_greedy_decoding_equals_one_at_a_time(engine, lm):
+def test_batched_greedy_decoding_equals_one_at_a_time(engine, lm, metrics):
     tokenizer = lm[1]
 
     async def run():
         alone = [await generate(engine, tokenizer, p) for p in PROMPTS]
+        assert steps_larger_than(metrics, 1) == 0
         together = await asyncio.gather(*(generate(engine, tokenizer, p) for p in PROMPTS))
         return alone, together
 
     alone, together = asyncio.run(run())
+    assert steps_larger_than(metrics, 2) >= 24, "the three were decoded in one batch"
     assert [seq.generated for _, seq in alone] == [seq.generated for _, seq in together]
     assert [text for text, _ in alone] == [text for text, _ in together]
 
 
-def test_requests_join_and_leave_a_running_batch(engine, lm):
+def test_requests_join_and_leave_a_running_batch(engine, lm, metrics):
     tokenizer = lm[1]
-    long = SamplingParams(max_tokens=150, temperature=0, ignore_eos=True)
+    long = SamplingParams(max_tokens=1000, temperature=0, ignore_eos=True)
 
     async def run():
         alone = [await generate(engine, tokenizer, p) for p in PROMPTS]
@@ -83,6 +102,8 @@ def test_requests_join_and_leave_a_running_batch(engine, lm):
         return alone, mixed
 
     alone, mixed = asyncio.run(run())
+    assert steps_larger_than(metrics, 1) >= 20, "the later two joined the running one"
+    assert max(m[1].finished_at for m in mixed[1:]) < mixed[0][1].finished_at, "without waiting"
     assert mixed[0][1].generated[:24] == alone[0][1].generated
     assert mixed[1][1].generated == alone[1][1].generated
     assert mixed[2][1].generated == alone[2][1].generated

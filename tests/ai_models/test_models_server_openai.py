@@ -51,8 +51,11 @@ def test_same_seed_gives_same_text_and_n_gives_choices(client):
     first = client.chat.completions.create(**kwargs, extra_body={"ignore_eos": True})
     second = client.chat.completions.create(**kwargs, extra_body={"ignore_eos": True})
     assert first.choices[0].message.content == second.choices[0].message.content
-    several = client.chat.completions.create(**kwargs, n=3)
+    several = client.chat.completions.create(**kwargs, n=3, extra_body={"ignore_eos": True})
     assert [c.index for c in several.choices] == [0, 1, 2]
+    texts = [c.message.content for c in several.choices]
+    assert len(set(texts)) == 3, "each choice draws from its own seed (seed + index)"
+    assert texts[0] == first.choices[0].message.content, "choice 0 uses the seed itself"
 
 
 def test_streamed_chat_matches_openai_chunks_and_usage(client):
