@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from ai_models import config as models_config
 from paissive_income.config import ConfigError, ensure_instance, load_settings
 
 
@@ -51,19 +52,66 @@ def test_plain_postgresql_url_uses_psycopg3():
     assert settings.sqlalchemy_url.startswith("postgresql+psycopg://")
 
 
-def test_secret_from_file(tmp_path):
+def _web(env: dict, _monkeypatch):
+    settings = load_settings(env)
+    return settings.secret_key, settings.ai_model_api_key
+
+
+def _models(env: dict, monkeypatch):
+    for name in ("AI_MODEL_API_KEY", "MODEL_SERVER_API_KEYS"):
+        for variable in (name, f"{name}_FILE"):
+            monkeypatch.delenv(variable, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = models_config.load_settings()
+    return settings.api_keys[0] if settings.api_keys else None, settings.remote_api_key
+
+
+# Each service, and the secret variables it reads: (loader, first secret, second secret).
+SERVICES = {
+    "web": (_web, "SECRET_KEY", "AI_MODEL_API_KEY"),
+    "models": (_models, "MODEL_SERVER_API_KEYS", "AI_MODEL_API_KEY"),
+}
+
+
+@pytest.fixture(params=sorted(SERVICES))
+def service(request, monkeypatch):
+    """Load one service's settings from an environment; return its two secrets."""
+    loader, first, second = SERVICES[request.param]
+    return (lambda env: loader(env, monkeypatch)), first, second
+
+
+def test_secret_from_file(tmp_path, service):
+    load, first, second = service
     secret = tmp_path / "secret"
     secret.write_text("s3cret-from-a-docker-secret\n")
-    settings = load_settings({"SECRET_KEY_FILE": str(secret), "AI_MODEL_API_KEY_FILE": str(secret)})
-    assert settings.secret_key.get_secret_value() == "s3cret-from-a-docker-secret"
-    assert settings.ai_model_api_key.get_secret_value() == "s3cret-from-a-docker-secret"
+    values = load({f"{first}_FILE": str(secret), f"{second}_FILE": str(secret)})
+    assert [v.get_secret_value() for v in values] == ["s3cret-from-a-docker-secret"] * 2
 
 
-def test_secret_file_errors(tmp_path):
-    with pytest.raises(ConfigError, match=r"^SECRET_KEY_FILE: cannot read"):
-        load_settings({"SECRET_KEY_FILE": str(tmp_path / "missing")})
-    with pytest.raises(ConfigError, match=r"^SECRET_KEY: set either"):
-        load_settings({"SECRET_KEY": "a", "SECRET_KEY_FILE": str(tmp_path / "missing")})
+def test_secret_file_errors_name_the_variable(tmp_path, service):
+    load, first, _second = service
+    with pytest.raises((ConfigError, models_config.SettingsError)) as info:
+        load({f"{first}_FILE": str(tmp_path / "missing")})
+    assert str(info.value) == f"{first}_FILE: cannot read {tmp_path / 'missing'}: " + (
+        "No such file or directory"
+    )
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises((ConfigError, models_config.SettingsError), match=f"^{first}_FILE: "):
+        load({f"{first}_FILE": str(binary)})
+
+
+@pytest.mark.parametrize("which", [1, 2])
+def test_both_variable_and_file_is_refused_by_every_service(tmp_path, service, which):
+    load, *names = service
+    name = names[which - 1]
+    secret = tmp_path / "secret"
+    secret.write_text("from-the-file")
+    with pytest.raises((ConfigError, models_config.SettingsError)) as info:
+        load({name: "from-the-env", f"{name}_FILE": str(secret)})
+    assert str(info.value) == f"{name}: set either {name} or {name}_FILE, not both"
+    assert "from-the" not in str(info.value)
 
 
 def test_production_refuses_missing_or_weak_secret_key():

@@ -2,8 +2,9 @@
 
 Every variable is listed in ``ENV_VARS`` with its meaning. Secrets (``AI_MODEL_API_KEY``,
 ``MODEL_SERVER_API_KEYS``) may also come from a file named by ``<NAME>_FILE`` (Docker/Kubernetes
-secrets). ``load_settings()`` turns any invalid value into a ``SettingsError`` whose message is one
-line naming the variable.
+secrets), read by the platform's one ``SecretFileSource`` (setting both is refused).
+``load_settings()`` turns any invalid value into a ``SettingsError`` whose message is one line
+naming the variable.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from ai_models.registry import Task, parse_task
+from paissive_income.config import ConfigError, SecretFileSource
 
 SECRET_FILE_VARS = ("AI_MODEL_API_KEY", "MODEL_SERVER_API_KEYS")
 
@@ -102,6 +109,19 @@ class ModelServiceSettings(BaseSettings):
         "INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$", validation_alias="LOG_LEVEL"
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read options, then the environment, then ``<NAME>_FILE`` secrets."""
+        secret_files = SecretFileSource(settings_cls, SECRET_FILE_VARS)
+        return init_settings, env_settings, secret_files, dotenv_settings, file_secret_settings
+
     @field_validator("model_type", mode="before")
     @classmethod
     def _task_alias(cls, value: Any) -> Any:
@@ -135,29 +155,13 @@ def _field_env_name(field_name: str) -> str:
     return alias if isinstance(alias, str) else field_name
 
 
-def _secrets_from_files(environ: dict[str, str]) -> dict[str, str]:
-    """Read ``<NAME>_FILE`` secrets that are not set directly."""
-    values = {}
-    for name in SECRET_FILE_VARS:
-        file_name = environ.get(f"{name}_FILE")
-        if file_name and not environ.get(name):
-            try:
-                values[name] = Path(file_name).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise SettingsError(
-                    f"{name}_FILE: cannot read {file_name}: {exc.strerror}"
-                ) from None
-    return values
-
-
 def load_settings(**overrides: Any) -> ModelServiceSettings:
     """Read settings from the environment, apply non-None ``overrides``; raise ``SettingsError``."""
-    extra = _secrets_from_files(dict(os.environ))
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return ModelServiceSettings(
-            **{**extra, **{_field_env_name(k): v for k, v in given.items()}}
-        )
+        return ModelServiceSettings(**{_field_env_name(k): v for k, v in given.items()})
+    except ConfigError as exc:  # a <NAME>_FILE problem, already one line naming the variable
+        raise SettingsError(str(exc)) from None
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = error["loc"][0] if error["loc"] else "settings"

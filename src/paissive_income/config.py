@@ -1,16 +1,21 @@
-"""One typed Settings object read from the environment (and ``<NAME>_FILE`` secret files)."""
+"""One typed Settings object read from the environment (and ``<NAME>_FILE`` secret files).
+
+``SecretFileSource`` is the one reader of ``<NAME>_FILE`` secrets for every service (the web
+app here, the AI Models Service in ``ai_models.config``), so they agree on every rule.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Variables that may hold a secret: each may instead be read from the file named by NAME_FILE.
 SECRET_VARIABLES = ("SECRET_KEY", "AI_MODEL_API_KEY", "DATABASE_URL", "REDIS_URL")
@@ -20,6 +25,51 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 
 class ConfigError(Exception):
     """A configuration problem, worded as one line naming the variable."""
+
+
+class SecretFileSource(PydanticBaseSettingsSource):
+    """A settings source reading each secret ``NAME`` from the file that ``NAME_FILE`` names.
+
+    Docker and Kubernetes secrets arrive as files. Setting both ``NAME`` and ``NAME_FILE`` is
+    refused (ConfigError naming the variable): silently preferring one hides a mistake.
+    """
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        variables: Iterable[str],
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(settings_cls)
+        self.variables = tuple(variables)
+        self.environ = os.environ if environ is None else environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Return nothing per field: ``__call__`` reads every secret file at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, str]:
+        """Return the secrets read from files, keyed as the settings class expects them."""
+        values: dict[str, str] = {}
+        for name in self.variables:
+            path = self.environ.get(f"{name}_FILE")
+            if not path:
+                continue
+            if self.environ.get(name):
+                raise ConfigError(f"{name}: set either {name} or {name}_FILE, not both")
+            try:
+                values[self._key(name)] = Path(path).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+                raise ConfigError(f"{name}_FILE: cannot read {path}: {reason}") from None
+        return values
+
+    def _key(self, variable: str) -> str:
+        """Return the alias of the field read from ``variable``, else its field name."""
+        for field in self.settings_cls.model_fields.values():
+            if field.validation_alias == variable:
+                return variable
+        return variable.lower()
 
 
 class Settings(BaseSettings):
@@ -112,22 +162,6 @@ class Settings(BaseSettings):
         return self.cache_dir or self.instance_path / "cache"
 
 
-def _read_secret_files(environ: Mapping[str, str]) -> dict[str, str]:
-    """Return values for secret variables given as ``<NAME>_FILE`` paths."""
-    values: dict[str, str] = {}
-    for name in SECRET_VARIABLES:
-        path = environ.get(f"{name}_FILE")
-        if not path:
-            continue
-        if environ.get(name):
-            raise ConfigError(f"{name}: set either {name} or {name}_FILE, not both")
-        try:
-            values[name.lower()] = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
-    return values
-
-
 def _describe(error: ValidationError) -> str:
     """Turn pydantic's first error into 'VARIABLE: what is wrong'."""
     first = error.errors()[0]
@@ -145,7 +179,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     """Build Settings from ``environ`` (default: the process environment) or raise ConfigError."""
     environ = os.environ if environ is None else environ
     values = {k.lower(): v for k, v in environ.items() if k.lower() in Settings.model_fields}
-    values.update(_read_secret_files(environ))
+    values.update(SecretFileSource(Settings, SECRET_VARIABLES, environ)())
     values.update(overrides)
     try:
         return Settings.model_validate(values)
