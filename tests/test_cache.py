@@ -40,8 +40,32 @@ def test_incr_counts_within_a_window(cache):
     assert cache.incr("hits", ttl=0.3) == 1
 
 
-def test_ping(cache):
-    cache.ping()
+def test_release_takes_one_back_and_never_creates_a_counter(cache):
+    assert [cache.incr("tries", ttl=0.3) for _ in range(3)] == [1, 2, 3]
+    cache.release("tries")
+    assert cache.incr("tries", ttl=0.3) == 3
+    cache.release("never-counted")
+    assert cache.get("never-counted") is None
+    time.sleep(0.5)
+    cache.release("tries")  # expired: releasing must not revive it at -1 with no expiry
+    assert cache.get("tries") is None
+    assert cache.incr("tries", ttl=0.3) == 1
+
+
+def test_ping_passes_on_a_working_cache(cache):
+    assert cache.ping() is None
+
+
+@pytest.mark.parametrize("backend", ["disk", "redis"])
+def test_ping_raises_when_the_backend_is_broken(backend, tmp_path):
+    if backend == "disk":
+        broken = DiskCache(tmp_path / "cache")
+        broken.close()
+        (tmp_path / "cache" / "cache.db").write_bytes(b"not a database" * 512)
+    else:
+        broken = RedisCache("redis://127.0.0.1:1/0")
+    with pytest.raises(Exception, match="(?i)not a database|connect"):
+        broken.ping()
 
 
 def test_create_cache_picks_backend(tmp_path):
