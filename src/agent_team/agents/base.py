@@ -58,6 +58,7 @@ class StageContext:
     meter: UsageMeter
     max_tokens: int = 2048
     stage_models: Mapping[str, str] = field(default_factory=dict)
+    concurrency: int = MAX_CONCURRENT_CALLS
     progress: Callable[[str], None] = field(default=lambda step: None)
     cancelled: Callable[[], bool] = field(default=lambda: False)
 
@@ -85,9 +86,9 @@ class StageContext:
     def map(self, function: Callable[[Any], R], items: Iterable[Any]) -> list[R]:
         """Run ``function`` over ``items`` concurrently (so the model server can batch them)."""
         items = list(items)
-        if len(items) <= 1:
+        if len(items) <= 1 or self.concurrency <= 1:
             return [function(item) for item in items]
-        with ThreadPoolExecutor(min(len(items), MAX_CONCURRENT_CALLS)) as pool:
+        with ThreadPoolExecutor(min(len(items), self.concurrency)) as pool:
             return list(pool.map(function, items))
 
 
