@@ -3,8 +3,11 @@ and a client that disconnects frees its slot at once."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import openai
@@ -115,3 +118,70 @@ def test_without_disconnect_the_slot_stays_busy(one_slot_server):
         waited = quick(one_slot_server)
         assert long.result().usage.completion_tokens == 2500
     assert waited > 1
+
+
+def resident_bytes() -> int:
+    """Return this process's resident memory (the test servers run in it)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.fixture(scope="module")
+def four_seat_server(tiny_lm, tmp_path_factory):
+    """One running slot; four sequences may wait."""
+    settings = make_settings(tmp_path_factory, MAX_BATCH_SIZE=1, MAX_QUEUE_SIZE=4)
+    with running_server(settings, [chat_spec(tiny_lm)]) as server:
+        yield server
+
+
+async def burst(server, clients: int) -> list:
+    """Send ``clients`` concurrent requests (chat, streamed, JSON schema); return the outcomes."""
+    sdk = openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key="none", max_retries=0)
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    kinds = [
+        {"max_tokens": 200, "extra_body": {"ignore_eos": True}},
+        {"max_tokens": 50, "stream": True},
+        {"max_tokens": 20, "n": 2},
+        {
+            "max_tokens": 20,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "a", "schema": schema},
+            },
+        },
+    ]
+
+    async def one(i: int):
+        try:
+            reply = await sdk.chat.completions.create(
+                model="tiny-chat", messages=[{"role": "user", "content": f"hi {i}"}], **kinds[i % 4]
+            )
+            if kinds[i % 4].get("stream"):
+                return [chunk async for chunk in reply]
+            return reply
+        except openai.RateLimitError as error:
+            return error
+
+    try:
+        return await asyncio.gather(*(one(i) for i in range(clients)))
+    finally:
+        await sdk.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc for memory")
+def test_300_concurrent_requests_get_429s_and_memory_stays_flat(four_seat_server):
+    waiting = "vllm:num_requests_waiting"
+    rounds = []
+    for _ in range(3):
+        outcomes = asyncio.run(burst(four_seat_server, 300))
+        refused = [o for o in outcomes if isinstance(o, openai.RateLimitError)]
+        assert 250 <= len(refused) < 300, "a few run or wait; the rest are refused at once"
+        assert all(error.response.headers["retry-after"] == "1" for error in refused)
+        assert {error.body["code"] for error in refused} == {"queue_full"}
+        rounds.append(resident_bytes())
+    metrics = httpx.get(f"{four_seat_server.url}/metrics").text
+    assert f'{waiting}{{model_name="tiny-chat"}} 0.0' in metrics, "every place was given back"
+    assert quick(four_seat_server) < 2
+    grown = rounds[-1] - rounds[0]
+    assert grown < 40 * 2**20, f"memory grew {grown / 2**20:.0f} MiB over two more bursts"
