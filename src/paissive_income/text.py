@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import re
 
-# Kept as regex text so the very same rule goes into the OpenAPI document as ``pattern``.
-_SINGLE_LINE_CONTROLS = r"\x00-\x1f\x7f-\x9f\ud800-\udfff"
-_MULTI_LINE_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
+# Kept as regex text so the same rule goes into the OpenAPI document as ``pattern``. Lone
+# surrogates are left out of the patterns: JSON Schema tools (Rust regexes) cannot express
+# them, and a lone surrogate is not a valid Unicode string to them in the first place.
+_SINGLE_LINE_CONTROLS = r"\x00-\x1f\x7f-\x9f"
+_MULTI_LINE_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_SURROGATES = r"\ud800-\udfff"
 SINGLE_LINE_PATTERN = rf"^[^{_SINGLE_LINE_CONTROLS}]*$"
 MULTI_LINE_PATTERN = rf"^[^{_MULTI_LINE_CONTROLS}]*$"
 # Single-line text with at least one visible character.
 VISIBLE_LINE_PATTERN = (
     rf"^[^{_SINGLE_LINE_CONTROLS}]*[^{_SINGLE_LINE_CONTROLS}\s][^{_SINGLE_LINE_CONTROLS}]*$"
 )
-_SINGLE_LINE_BAD = re.compile(f"[{_SINGLE_LINE_CONTROLS}]")
-_MULTI_LINE_BAD = re.compile(f"[{_MULTI_LINE_CONTROLS}]")
+_SINGLE_LINE_BAD = re.compile(f"[{_SINGLE_LINE_CONTROLS}{_SURROGATES}]")
+_MULTI_LINE_BAD = re.compile(f"[{_MULTI_LINE_CONTROLS}{_SURROGATES}]")
 
 
 def control_character_error(value: str, *, multiline: bool = False) -> str | None:

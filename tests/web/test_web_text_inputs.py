@@ -6,13 +6,16 @@ import pkgutil
 
 import pytest
 from flask_wtf import FlaskForm
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 import paissive_income
+from paissive_income.api.body import parse_body
 from paissive_income.api.spec import OPERATIONS
 from paissive_income.auth.models import ApiToken, User
 from paissive_income.forms import SafeForm
 from paissive_income.projects.models import Project
+from paissive_income.projects.schemas import ProjectIn, ProjectPatch
 from web_support import csrf_token
 
 # NUL (PostgreSQL cannot store it), ESC, DEL, C1 NEL and a lone surrogate (no database encodes it).
@@ -82,22 +85,22 @@ def _string_fields(schema: dict) -> list[tuple[str, bool]]:
     return fields
 
 
-def _body_operations(client):
+def _project_operations(client):
     document = client.get("/api/v1/openapi.json").get_json()
     components = document["components"]["schemas"]
     for op in OPERATIONS:
-        if op.body is not None:
+        if op.body in (ProjectIn, ProjectPatch):
             yield op, components[op.body.__name__]
 
 
 @pytest.mark.parametrize("bad", [*BAD, "\ud800"])
-def test_every_string_field_of_every_api_body(app, client, auth, bad):
+def test_every_string_field_of_the_project_api(app, client, auth, bad):
     auth.register()
     headers = {"Authorization": f"Bearer {auth.token()}", "Content-Type": "application/json"}
     valid = {"name": "Plan", "market_segments": ["podcasters"], "notes": "n"}
     created = client.post("/api/v1/projects", json=valid, headers=headers).get_json()
     checked = 0
-    for op, schema in _body_operations(client):
+    for op, schema in _project_operations(client):
         path = op.path.replace("<int:project_id>", str(created["id"]))
         for field, is_array in _string_fields(schema):
             body = {**valid, field: [f"x{bad}y"] if is_array else f"x{bad}y"}
@@ -107,10 +110,32 @@ def test_every_string_field_of_every_api_body(app, client, auth, bad):
             fields = [d["field"] for d in response.get_json()["error"]["details"]]
             assert any(f.split(".")[0] == field for f in fields), (op.operation_id, fields)
             checked += 1
-    assert checked >= 6  # create, replace and patch × name, segments, notes
+    assert checked >= 9  # create, replace and patch × name, segments, notes
     assert _count(app, Project) == 1
     listed = client.get(f"/api/v1/projects/{created['id']}", headers=headers).get_json()
     assert listed["name"] == "Plan" and listed["notes"] == "n"
+
+
+@pytest.mark.parametrize("bad", [*BAD, "\ud800"])
+def test_every_api_body_is_checked_before_its_schema(app, bad):
+    """Whatever the operation, any key or string anywhere in its body is held to the rule."""
+    bodies = {op.body for op in OPERATIONS if op.body is not None}
+    assert {ProjectIn, ProjectPatch} <= bodies
+    cases = [
+        ({"name": f"x{bad}"}, ("name",)),
+        ({"a": {"b": ["fine", f"x{bad}"]}}, ("a", "b", 1)),
+        ({f"key{bad}": 1}, (f"key{bad}",)),
+    ]
+    for schema in bodies:
+        for body, loc in cases:
+            raw = json.dumps(body)
+            with app.test_request_context(method="POST", data=raw, content_type="application/json"):
+                with pytest.raises(ValidationError) as info:
+                    parse_body(schema)
+            [error] = info.value.errors()
+            assert ERROR in error["msg"], schema
+            if bad != "\ud800" or body is not cases[2][0]:  # pydantic cannot echo a lone surrogate
+                assert error["loc"] == loc, schema
 
 
 def test_every_form_of_the_app_applies_the_text_rule():

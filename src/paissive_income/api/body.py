@@ -1,4 +1,9 @@
-"""Parse a JSON request body into a pydantic schema, refusing nesting deeper than a limit."""
+"""Parse a JSON request body into a pydantic schema.
+
+Before any schema sees it, every body is held to two rules: nesting at most MAX_JSON_DEPTH
+levels, and no control characters or lone surrogates in any key or string (``text.py``, the
+multi-line rule; single-line fields are held to the stricter rule by their schema types).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ from typing import Any, TypeVar
 
 from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import BadRequest
+
+from paissive_income.text import control_character_error
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -55,4 +62,29 @@ def parse_body(schema: type[Model]) -> Model:
         raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object (Content-Type: application/json).")
+    refuse_control_characters(data)
     return schema.model_validate(data)
+
+
+def refuse_control_characters(data: Any, loc: tuple = ()) -> None:
+    """Raise a ValidationError naming the first key or string holding a refused character."""
+    if isinstance(data, str):
+        _check(data, loc)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            _check(key, (*loc, key))
+            refuse_control_characters(value, (*loc, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            refuse_control_characters(value, (*loc, index))
+
+
+def _check(text: str, loc: tuple) -> None:
+    if error := control_character_error(text, multiline=True):
+        line = {
+            "type": "value_error",
+            "loc": loc,
+            "input": text,
+            "ctx": {"error": ValueError(error)},
+        }
+        raise ValidationError.from_exception_data("body", [line])
