@@ -72,6 +72,12 @@ class AgentTeam:
         self.queue.enqueue(run.id)
         return run
 
+    def rerun_from(self, session: Session, *, owner_id: int, run_id: int, stage: str) -> Run:
+        """Make the stages from ``stage`` on again."""
+        run = service.rerun_from(session, owner_id=owner_id, run_id=run_id, stage=stage)
+        self.queue.enqueue(run.id)
+        return run
+
     def choose_niche(self, session: Session, *, owner_id: int, run_id: int, niche: int) -> Run:
         """Re-run the stages after research for another niche."""
         run = service.choose_niche(session, owner_id=owner_id, run_id=run_id, niche_index=niche)

@@ -108,7 +108,14 @@ def test_unknown_route_is_404_json(client):
 def test_openapi_document_is_valid_and_matches_routes(client):
     document = client.get("/api/v1/openapi.json").get_json()
     validate(document)
-    assert set(document["paths"]) == {"/api/v1/projects", "/api/v1/projects/{project_id}"}
+    runs = {"", "/plan", "/assumptions", "/niche", "/rerun", "/cancel", "/resume", "/events"}
+    assert set(document["paths"]) == {
+        "/api/v1/projects",
+        "/api/v1/projects/{project_id}",
+        "/api/v1/projects/{project_id}/runs",
+        "/api/v1/runs",
+        *(f"/api/v1/runs/{{run_id}}{tail}" for tail in runs),
+    }
     item = document["paths"]["/api/v1/projects/{project_id}"]
     assert set(item) == {"get", "put", "patch", "delete"}
     schema = document["components"]["schemas"]["ProjectIn"]

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json = DepthLimitedJSONProvider(app)
     _configure(app, settings)
     app.extensions["paissive"] = _services(settings)
+    app.extensions["agent_team"] = _agent_team(app.extensions["paissive"])
     _init_extensions(app)
     _register_blueprints(app)
     return app
@@ -74,6 +75,12 @@ def _services(settings: Settings) -> Services:
     return Services(settings=settings, database=database, cache=cache)
 
 
+def _agent_team(services: Services):
+    from agent_team.team import build_team
+
+    return build_team(services.settings, services.database, services.cache)
+
+
 def _init_extensions(app: Flask) -> None:
     services: Services = app.extensions["paissive"]
     # Request ids and metrics first, so requests that CSRF rejects are still logged and counted.
@@ -100,6 +107,7 @@ def _readiness_checks(services: Services) -> dict:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from agent_team.runs import api as _runs_api  # noqa: F401  (routes + handlers)
     from paissive_income.api import api_v1
     from paissive_income.api import views as _api_views  # noqa: F401  (routes + handlers)
     from paissive_income.api.auth import init_token_auth

@@ -24,6 +24,9 @@ def prepare_and_run(host: str | None = None, port: int | None = None) -> None:
     from paissive_income.web import create_app
 
     app = create_app(settings)
+    # The embedded default: this process also works analysis runs (containers run workers).
+    team = app.extensions["agent_team"]
+    team.queue.consume(workers=team.settings.workers, block=False)
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     click.echo(
         f"pAIssive Income is running at http://{shown_host}:{settings.port}/ (Ctrl+C to stop)"
