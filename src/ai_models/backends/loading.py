@@ -97,17 +97,22 @@ def pick_device(requested: str | None) -> str:
 
 
 def configure_cpu_threads(device: str, threads: int | None) -> None:
-    """Size torch's CPU thread pool, leaving one core to the server's event loop.
+    """Size torch's CPU thread pool: ``threads``, or by default every core the process may use.
 
-    With every core busy in torch's spinning OpenMP workers, the thread that streams tokens and
-    parses requests starves; on two cores that made decoding ten times slower."""
+    Measured with benchmarks/cpu_threads.py (2 cores, 16 clients, 8x512 float32 LM, tokens/s):
+    with idle OpenMP workers spinning, 2 threads ran 23 against 321 for 1 thread — the spinning
+    workers starved the event loop that streams tokens; with ``OMP_WAIT_POLICY=PASSIVE``, which
+    ``ai_models`` sets unless the environment chose otherwise, 2 threads ran 312 against 287.
+    The review measured 141 against 88 (a 0.5B model in bf16) for 2 threads over 1. So all cores,
+    with workers that sleep when idle, is fastest.
+    """
     import torch
 
     if device != "cpu":
         return
     if threads is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        threads = max(1, (cores or 1) - 1)
+        threads = max(1, cores or 1)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
 
