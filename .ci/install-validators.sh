@@ -19,6 +19,7 @@ packages=(
   "check-jsonschema==0.39.0"
   "kubernetes-validate==1.37.0"
   "cfn-lint==1.51.0"
+  "dockerfile==3.4.0"
   "google-cloud-run==0.16.2"
   "azure-mgmt-appcontainers==5.1.0"
   "hypothesis>=6.100"

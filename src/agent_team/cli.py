@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 from tqdm import tqdm
 
-from agent_team.config import AgentSettingsError, load_agent_settings
+from agent_team.config import load_agent_settings
 from agent_team.plan import STAGE_ORDER
 from agent_team.render import plan_markdown
 from agent_team.runs import service
@@ -35,17 +35,10 @@ def worker(workers: int | None) -> None:
         settings,
         database,
         create_cache(redis_url=settings.redis_url, directory=settings.cache_path),
-        agent_settings=_agent_settings(),
+        agent_settings=load_agent_settings(),
     )
     click.echo("agent-team worker: waiting for jobs", err=True)
     team.queue.consume(workers=workers or team.settings.workers, block=True)
-
-
-def _agent_settings():
-    try:
-        return load_agent_settings()
-    except AgentSettingsError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.command(name="run")
@@ -64,7 +57,7 @@ def run(segment, extra, notes, model, niche, resume_id, fmt, out) -> None:
     database = open_database(settings)
     migrate.upgrade(database.engine)
     cache = create_cache(redis_url=settings.redis_url, directory=settings.cache_path)
-    team = build_team(settings, database, cache, agent_settings=_agent_settings())
+    team = build_team(settings, database, cache, agent_settings=load_agent_settings())
     with database.session() as session:
         owner_id = _local_owner(session)
         try:

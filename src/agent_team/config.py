@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent_team.llm import Price
+from paissive_income.config import ConfigError
 
 AGENTS = ("research", "solution", "monetization", "marketing")
 
@@ -30,7 +31,7 @@ ENV_VARS = {
 }
 
 
-class AgentSettingsError(ValueError):
+class AgentSettingsError(ConfigError, ValueError):
     """An agent setting is invalid; the message is one line naming the variable."""
 
 
