@@ -71,33 +71,24 @@ def verdict(
 def _ltv_to_cac(economics: UnitEconomics) -> Reason:
     ratio = economics.ltv_to_cac
     if economics.cac is None:
-        return Reason(
-            metric="ltv_to_cac",
-            value=None,
-            threshold=LTV_TO_CAC_TARGET,
-            passed=False,
-            fatal=True,
-            message="LTV:CAC is undefined: no customer is acquired, so CAC is undefined",
-        )
-    if ratio is None:  # CAC is 0: customers come for free, the ratio has no upper bound
-        return Reason(
-            metric="ltv_to_cac",
-            value=None,
-            threshold=LTV_TO_CAC_TARGET,
-            passed=True,
-            fatal=False,
-            message="LTV:CAC is unbounded: CAC is 0 (no acquisition spend)",
-        )
-    passed = ratio >= LTV_TO_CAC_TARGET
+        passed, fatal = False, True
+        message = "LTV:CAC is undefined: no customer is acquired, so CAC is undefined"
+    elif ratio is None:  # CAC is 0: customers come for free, the ratio has no upper bound
+        passed, fatal = True, False
+        message = "LTV:CAC is unbounded: CAC is 0 (no acquisition spend)"
+    else:
+        passed, fatal = ratio >= LTV_TO_CAC_TARGET, ratio < LTV_TO_CAC_FLOOR
+        relation = "at or above" if passed else "below"
+        message = f"LTV:CAC is {ratio:.2f}, {relation} the target of {LTV_TO_CAC_TARGET:g}"
+        if fatal:
+            message += "; each customer costs more than it earns"
     return Reason(
         metric="ltv_to_cac",
         value=ratio,
         threshold=LTV_TO_CAC_TARGET,
         passed=passed,
-        fatal=ratio < LTV_TO_CAC_FLOOR,
-        message=f"LTV:CAC is {ratio:.2f}, {'at or above' if passed else 'below'} the target of "
-        f"{LTV_TO_CAC_TARGET:g}"
-        + ("; each customer costs more than it earns" if ratio < 1 else ""),
+        fatal=fatal,
+        message=message,
     )
 
 
