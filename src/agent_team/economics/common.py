@@ -48,6 +48,9 @@ GrowthRate = Annotated[float, Field(ge=-1, le=10, **_FINITE)]
 Multiplier = Annotated[float, Field(ge=0, le=100, **_FINITE)]
 """A scenario multiplier applied to a base assumption."""
 
+Months = Annotated[int, Field(ge=1, le=120, strict=True)]
+"""A number of months: a horizon or a month of it (1-based), at most ten years."""
+
 Name = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
 """A label shown to the user (a niche, a tier, a feature)."""
 

@@ -13,13 +13,12 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from .common import Count, FrozenModel, Money, Multiplier, Name, Share, validated
+from .common import Count, FrozenModel, Money, Months, Multiplier, Name, Share, validated
 
 HORIZON_MONTHS = 36
 
 # Monthly growth of traffic: -100% (it stops) to +100% (doubling every month).
 MonthlyGrowth = Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False, strict=True)]
-Months = Annotated[int, Field(ge=1, le=120, strict=True)]
 
 
 class Tier(FrozenModel):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .common import Amount, FrozenModel, Money, validated
-from .projection import Months
+from .common import Amount, FrozenModel, Money, Months, validated
 from .unit_economics import UnitEconomics
 
 LTV_TO_CAC_TARGET = 3.0  # Skok: LTV at least three times CAC

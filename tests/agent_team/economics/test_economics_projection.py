@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from agent_team.economics import (
     ProjectionInputs,
     ScenarioMultipliers,
+    ScenarioProjections,
     Scenarios,
     Tier,
     project,
@@ -212,6 +213,11 @@ def test_more_churn_never_raises_mrr(inputs, churn) -> None:
     calm = project(inputs=inputs).months
     churning = project(inputs=inputs, scenario=ScenarioMultipliers(churn=1 + churn)).months
     assert all(c.mrr_cents <= b.mrr_cents for c, b in zip(churning, calm, strict=True))
+
+
+def test_a_projection_round_trips_through_json() -> None:
+    result = project_scenarios(inputs=one_tier(months=12))
+    assert ScenarioProjections.model_validate_json(result.model_dump_json()) == result
 
 
 def test_custom_scenarios_replace_the_defaults() -> None:
