@@ -44,6 +44,14 @@ class AuthActions:
         page = self.client.get("/account").get_data(as_text=True)
         return self.client.post("/logout", data={"csrf_token": csrf_token(page)})
 
+    def update_user(self, user_id: int, *, role: str = "member", disabled: bool = False):
+        """Change a user's role and status through the admin page (as a logged-in admin)."""
+        page = self.client.get("/admin/users").get_data(as_text=True)
+        data = {f"u{user_id}-role": role, f"u{user_id}-csrf_token": csrf_token(page)}
+        if disabled:
+            data[f"u{user_id}-disabled"] = "y"
+        return self.client.post(f"/admin/users/{user_id}", data=data)
+
     def token(self, name: str = "tests") -> str:
         """Create an API token through the account page and return its secret."""
         page = self.client.get("/account").get_data(as_text=True)

@@ -26,17 +26,8 @@ def _can_use_site(client) -> bool:
     return client.get("/account").status_code == 200
 
 
-def _disable(app, admin_client, email) -> None:
-    user_id = _user(app, email).id
-    page = admin_client.get("/admin/users").get_data(as_text=True)
-    response = admin_client.post(
-        f"/admin/users/{user_id}",
-        data={
-            f"u{user_id}-role": "member",
-            f"u{user_id}-disabled": "y",
-            f"u{user_id}-csrf_token": csrf_token(page),
-        },
-    )
+def _disable(app, admin: AuthActions, email) -> None:
+    response = admin.update_user(_user(app, email).id, disabled=True)
     assert response.status_code == 302 and _user(app, email).disabled
 
 
@@ -53,7 +44,7 @@ def admin_and_member(app):
 def test_disabled_user_is_out_of_every_page_at_once(app, admin_and_member):
     admin, member = admin_and_member
     page = member.client.get("/projects/new").get_data(as_text=True)
-    _disable(app, admin.client, "member@example.com")
+    _disable(app, admin, "member@example.com")
     # The cookie they already hold no longer loads pages, creates projects or mints tokens.
     assert member.client.get("/").status_code == 302
     data = {"name": "x", "market_segments": "y", "csrf_token": csrf_token(page)}
@@ -72,7 +63,7 @@ def test_disabled_users_api_token_is_refused(app, admin_and_member):
     admin, member = admin_and_member
     headers = {"Authorization": f"Bearer {member.token()}"}
     assert member.client.get("/api/v1/projects", headers=headers).status_code == 200
-    _disable(app, admin.client, "member@example.com")
+    _disable(app, admin, "member@example.com")
     response = app.test_client().get("/api/v1/projects", headers=headers)
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "unauthorized"
@@ -80,7 +71,7 @@ def test_disabled_users_api_token_is_refused(app, admin_and_member):
 
 def test_reenabling_does_not_revive_old_sessions(app, admin_and_member):
     admin, member = admin_and_member
-    _disable(app, admin.client, "member@example.com")
+    _disable(app, admin, "member@example.com")
     with app.extensions["paissive"].database.session() as session:
         actor = session.scalar(select(User).where(User.email == "admin@example.com"))
         target = _user(app, "member@example.com")

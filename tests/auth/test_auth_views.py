@@ -82,16 +82,7 @@ def test_disabled_user_cannot_log_in(app, client, auth):
     auth.register("member@example.com")
     auth.logout()
     auth.login("admin@example.com")
-    page = client.get("/admin/users").get_data(as_text=True)
-    member_id = _user(app, "member@example.com").id
-    response = client.post(
-        f"/admin/users/{member_id}",
-        data={
-            f"u{member_id}-role": "member",
-            f"u{member_id}-disabled": "y",
-            f"u{member_id}-csrf_token": csrf_token(page),
-        },
-    )
+    response = auth.update_user(_user(app, "member@example.com").id, disabled=True)
     assert response.status_code == 302
     assert _user(app, "member@example.com").disabled
     auth.logout()
@@ -165,21 +156,6 @@ def test_session_cookie_is_secure_over_https(app):
         },
     )
     assert re.search(r"session=[^;]+;.*Secure", response.headers["Set-Cookie"])
-
-
-def test_open_redirect_is_ignored(client, auth):
-    auth.register()
-    auth.logout()
-    page = client.get("/login").get_data(as_text=True)
-    response = client.post(
-        "/login?next=https://evil.example/",
-        data={
-            "email": "owner@example.com",
-            "password": "correct horse battery",
-            "csrf_token": csrf_token(page),
-        },
-    )
-    assert response.headers["Location"] == "/"
 
 
 @pytest.mark.parametrize("password", ["short", ""])
