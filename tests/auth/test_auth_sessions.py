@@ -166,3 +166,16 @@ def test_remember_cookie_obeys_the_session_version(app):
     with app.test_request_context():
         assert loader(version_in_cookie) is None
         assert loader(user.get_id()) is not None
+
+
+def test_guessing_the_current_password_is_throttled_like_a_login(app, auth, client):
+    auth.register()
+    limit = app.extensions["paissive"].settings.login_max_attempts_per_account
+    statuses = []
+    for _ in range(limit + 1):
+        page = client.get("/account").get_data(as_text=True)
+        data = {"current": "a wrong guess", "new": "x" * 12, "confirm": "x" * 12}
+        response = client.post("/account/password", data={**data, "csrf_token": csrf_token(page)})
+        statuses.append(response.status_code)
+    assert statuses == [400] * limit + [429]
+    assert _user(app, "owner@example.com").session_version == 0

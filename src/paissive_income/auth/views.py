@@ -105,23 +105,31 @@ def _account_page(*, status: int = 200, **forms):
 def change_password():
     """Change the user's password; every other session of theirs ends."""
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            service.change_password(
-                db_session(),
-                user=current_user,
-                current_password=form.current.data,
-                new_password=form.new.data,
-            )
-        except (service.AccountError, ValidationError) as exc:
-            form.current.errors = [*form.current.errors, _registration_message(exc)]
-        else:
-            login_user(
-                current_user._get_current_object()
-            )  # this session carries on under the new session version
-            flash("Password changed. Every other session has been logged out.", "success")
-            return redirect(url_for("auth.account"))
-    return _account_page(password_form=form, status=400)
+    if not form.validate_on_submit():
+        return _account_page(password_form=form, status=400)
+    # Checking the current password is a password guess too: it counts like a login attempt.
+    throttle, ip = login_throttle(), request.remote_addr or "unknown"
+    if not throttle.reserve(email=current_user.email, ip=ip):
+        form.current.errors = [*form.current.errors, THROTTLED]
+        return _account_page(password_form=form, status=429)
+    try:
+        service.change_password(
+            db_session(),
+            user=current_user,
+            current_password=form.current.data,
+            new_password=form.new.data,
+        )
+    except service.AccountError as exc:
+        form.current.errors = [*form.current.errors, str(exc)]
+        return _account_page(password_form=form, status=400)
+    except ValidationError as exc:
+        form.new.errors = [*form.new.errors, _registration_message(exc)]
+        return _account_page(password_form=form, status=400)
+    throttle.succeeded(email=current_user.email, ip=ip)
+    # This session carries on under the new session version; every other one has ended.
+    login_user(current_user._get_current_object())
+    flash("Password changed. Every other session has been logged out.", "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
