@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -38,6 +39,13 @@ def test_incr_counts_within_a_window(cache):
     assert [cache.incr("hits", ttl=0.3) for _ in range(3)] == [1, 2, 3]
     time.sleep(0.5)
     assert cache.incr("hits", ttl=0.3) == 1
+
+
+def test_incr_is_atomic_under_concurrency(cache):
+    """Each of 100 simultaneous increments gets its own number: none is lost or repeated."""
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        counts = list(pool.map(lambda _i: cache.incr("race", ttl=60), range(100)))
+    assert sorted(counts) == list(range(1, 101))
 
 
 def test_release_takes_one_back_and_never_creates_a_counter(cache):
