@@ -41,11 +41,19 @@ def test_incr_counts_within_a_window(cache):
     assert cache.incr("hits", ttl=0.3) == 1
 
 
-def test_incr_is_atomic_under_concurrency(cache):
-    """Each of 100 simultaneous increments gets its own number: none is lost or repeated."""
+@pytest.mark.parametrize("backend", ["disk", "redis"])
+def test_incr_is_atomic_across_workers(backend, tmp_path, request):
+    """400 simultaneous increments from 4 workers' caches: none is lost or counted twice."""
+    if backend == "disk":
+        workers = [DiskCache(tmp_path / "shared") for _ in range(4)]
+    else:
+        url, prefix = request.getfixturevalue("redis_url"), f"test-{uuid.uuid4().hex}:"
+        workers = [RedisCache(url, prefix=prefix) for _ in range(4)]
     with ThreadPoolExecutor(max_workers=20) as pool:
-        counts = list(pool.map(lambda _i: cache.incr("race", ttl=60), range(100)))
-    assert sorted(counts) == list(range(1, 101))
+        counts = list(pool.map(lambda i: workers[i % 4].incr("race", ttl=60), range(400)))
+    assert sorted(counts) == list(range(1, 401))
+    for worker in workers:
+        worker.close()
 
 
 def test_release_takes_one_back_and_never_creates_a_counter(cache):
