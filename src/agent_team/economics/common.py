@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, validate_call
-
-from paissive_income.text import VISIBLE_LINE_PATTERN, check_text
+from pydantic import BaseModel, ConfigDict, Field, validate_call
 
 # Larger than any real count of customers (≈ the world's population) or money amount in dollars;
 # the caps exist so that products such as customers × price can never overflow to infinity.
@@ -53,22 +51,8 @@ Multiplier = Annotated[float, Field(ge=0, le=100, **_FINITE)]
 Months = Annotated[int, Field(ge=1, le=120, strict=True)]
 """A number of months: a horizon or a month of it (1-based), at most ten years."""
 
-
-def _visible_line(value: str) -> str:
-    """Return ``value`` without surrounding spaces; refuse control characters or nothing visible."""
-    value = check_text(value).strip()
-    if not value:
-        raise ValueError("must contain a visible character")
-    return value
-
-
-Name = Annotated[
-    str,
-    Field(min_length=1, max_length=200, strict=True),
-    AfterValidator(_visible_line),
-    Field(json_schema_extra={"pattern": VISIBLE_LINE_PATTERN}),
-]
-"""A label shown to the user (a niche, a tier, a feature), held to the platform's text rule."""
+Name = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
+"""A label shown to the user (a niche, a tier, a feature)."""
 
 
 F = TypeVar("F", bound=Callable)

@@ -17,11 +17,6 @@ from agent_team.economics import (
     ulwick_opportunity,
 )
 
-# Printable text with something visible: the text rule refuses control characters.
-names = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=20).filter(
-    str.strip
-)
-
 scores_1_to_10 = st.floats(min_value=1, max_value=10)
 
 
@@ -43,7 +38,7 @@ def niche(name: str = "translators", **changes) -> NicheFactors:
 
 niches = st.builds(
     NicheFactors,
-    name=names,
+    name=st.text(min_size=1, max_size=20),
     problems=st.lists(
         st.builds(
             Problem, name=st.just("p"), importance=scores_1_to_10, satisfaction=scores_1_to_10

@@ -9,14 +9,9 @@ from pydantic import ValidationError
 
 from agent_team.economics import Feature, rank_features, rice_score
 
-# Printable text with something visible: the text rule refuses control characters.
-names = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=20).filter(
-    str.strip
-)
-
 features = st.builds(
     Feature,
-    name=names,
+    name=st.text(min_size=1, max_size=10),
     reach=st.floats(min_value=0, max_value=1e10),
     impact=st.sampled_from([3.0, 2.0, 1.0, 0.5, 0.25]),
     confidence=st.sampled_from([1.0, 0.8, 0.5]),

@@ -49,12 +49,7 @@ ECONOMICS = unit_economics(arpa=50, gross_margin=0.8, monthly_churn=0.02, cac=40
 CASES = [
     (ulwick_opportunity, {"importance": 9.0, "satisfaction": 3.0}, "importance", [0.0, 11.0]),
     (ulwick_opportunity, {"importance": 9.0, "satisfaction": 3.0}, "satisfaction", [0.5, 10.5]),
-    (
-        Problem,
-        {"name": "p", "importance": 5.0, "satisfaction": 5.0},
-        "name",
-        ["", "   ", "x" * 201, "a\x00b", "line\nbreak", "\x1b[31mred", "a\ud800b", b"bytes"],
-    ),
+    (Problem, {"name": "p", "importance": 5.0, "satisfaction": 5.0}, "name", ["", "x" * 201]),
     (NicheFactors, NICHE, "som", [-1.0, 1e251]),
     (NicheFactors, NICHE, "competition_intensity", [0.0, 11.0]),
     (NicheFactors, NICHE, "growth_rate", [-1.5, 11.0]),
@@ -193,10 +188,3 @@ def test_outputs_refuse_infinity_so_an_overflow_fails_loudly() -> None:
             ltv_to_cac=None,
             cac_payback_months=None,
         )
-
-
-def test_names_keep_hostile_but_printable_text_verbatim() -> None:
-    name = '  «Ärger» $(rm -rf /) "quoted" <b>; DROP TABLE  '
-    tier = Tier(**TIER | {"name": name})
-    assert tier.name == name.strip()  # the economics never interpret it; renderers escape it
-    assert Tier.model_validate_json(tier.model_dump_json()) == tier
