@@ -133,5 +133,21 @@ def test_kill_9_during_concurrent_writes_keeps_every_acknowledged_write(tmp_path
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.load(response)["total"] == len(stored)
     finally:
-        restarted.terminate()
+        restarted.kill()
         restarted.wait(timeout=10)
+
+
+def test_sigterm_stops_the_server(tmp_path):
+    """``docker stop`` sends SIGTERM: the server must exit, not wait for the SIGKILL."""
+    instance = tmp_path / "instance"
+    port = _free_port()
+    server = _serve(instance, port)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", server)
+        server.terminate()
+        server.wait(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+            pytest.fail("the server ignored SIGTERM")

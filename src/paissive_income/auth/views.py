@@ -72,7 +72,7 @@ def logout():
     """Log the user out (POST with CSRF, so no cross-site logout)."""
     if ActionForm().validate_on_submit():
         # Server-side: a copy of this session's cookie must not outlive the logout.
-        service.end_sessions(db_session(), user=current_user)
+        service.end_sessions(db_session(), user=current_user._get_current_object())
         logout_user()
     return redirect(url_for("auth.login"))
 
@@ -115,7 +115,7 @@ def change_password():
     try:
         service.change_password(
             db_session(),
-            user=current_user,
+            user=current_user._get_current_object(),
             current_password=form.current.data,
             new_password=form.new.data,
         )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -26,12 +29,30 @@ def prepare_and_run(host: str | None = None, port: int | None = None) -> None:
     app = create_app(settings)
     # The embedded default: this process also works analysis runs (containers run workers).
     team = app.extensions["agent_team"]
-    team.queue.consume(workers=team.settings.workers, block=False)
+    with _signals_kept():
+        team.queue.consume(workers=team.settings.workers, block=False)
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     click.echo(
         f"pAIssive Income is running at http://{shown_host}:{settings.port}/ (Ctrl+C to stop)"
     )
     app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False, threaded=True)
+
+
+@contextmanager
+def _signals_kept() -> Iterator[None]:
+    """Restore the SIGINT, SIGTERM and SIGHUP handlers after the block.
+
+    huey's non-blocking ``Consumer.start()`` takes these signals for a loop that only its
+    blocking ``run()`` drives: Ctrl+C and ``docker stop`` would then be ignored. The web server
+    keeps them; the job threads are daemons and stop with the process (the sweeper resumes runs).
+    """
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    previous = {sig: signal.getsignal(sig) for n in names if (sig := getattr(signal, n, None))}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @click.command()
