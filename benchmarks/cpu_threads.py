@@ -1,9 +1,11 @@
 """Benchmark MODEL_CPU_THREADS: generation throughput of the model server per torch thread count.
 
     python benchmarks/cpu_threads.py                       # 1 vs all cores, ~2 minutes on 2 cores
+    python benchmarks/cpu_threads.py --omp-wait-policy PASSIVE ACTIVE --rounds 4
     python benchmarks/cpu_threads.py --threads 1 2 3 --rounds 5 --hidden 768 --dtype bfloat16
 
-Each setting runs in its own ``models serve`` process (torch's thread pool is per process) with
+Each setting (thread count x ``OMP_WAIT_POLICY``, default PASSIVE as the server sets it) runs in
+its own ``models serve`` process (torch's thread pool is per process) with
 the same random-weight Qwen2 LM built once; 16 concurrent ``openai``-SDK clients generate
 against it. Settings alternate A, B, A, B, ... so drift on a shared machine hits both alike;
 the table gives each setting's median tokens/s and its ratio to the best.
@@ -18,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import httpx  # noqa: E402
 import openai  # noqa: E402
+from model_server import concurrently  # noqa: E402  (this folder is on sys.path)
 
 from ai_models.tiny_models import build_tiny_causal_lm  # noqa: E402
 
@@ -40,9 +42,10 @@ def free_port() -> int:
 
 
 def start_server(
-    model: str, threads: int, args: argparse.Namespace
+    model: str, setting: tuple[int, str], args: argparse.Namespace
 ) -> tuple[subprocess.Popen, str]:
-    """Start ``models serve`` with ``MODEL_CPU_THREADS=threads``; return it once ready."""
+    """Start ``models serve`` with (MODEL_CPU_THREADS, OMP_WAIT_POLICY); return it once ready."""
+    threads, policy = setting
     port = free_port()
     env = {
         **os.environ,
@@ -52,6 +55,7 @@ def start_server(
         "MODEL_ID": "lm",
         "PORT": str(port),
         "MODEL_CPU_THREADS": str(threads),
+        "OMP_WAIT_POLICY": policy,
         "MODEL_DEVICE": "cpu",
         "MODEL_DTYPE": args.dtype,
         "MAX_BATCH_SIZE": str(args.clients),
@@ -73,15 +77,12 @@ def start_server(
     raise RuntimeError(f"the server with {threads} threads never became ready")
 
 
-def throughput(url: str, args: argparse.Namespace) -> float:
-    """Return tokens/s of ``args.clients`` concurrent clients, each generating ``args.requests``."""
-    sdk = openai.OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0)
-    counts = [0] * args.clients
-    barrier = threading.Barrier(args.clients + 1)
+def throughput(url: str, args: argparse.Namespace, requests: int) -> float:
+    """Return tokens/s of ``args.clients`` concurrent clients, each generating ``requests``."""
 
-    def client(index: int) -> None:
-        barrier.wait()
-        for r in range(args.requests):
+    def generate(sdk: openai.OpenAI, index: int) -> int:
+        done = 0
+        for r in range(requests):
             reply = sdk.completions.create(
                 model="lm",
                 prompt=f"client {index} request {r}: a plan for passive income",
@@ -89,16 +90,11 @@ def throughput(url: str, args: argparse.Namespace) -> float:
                 temperature=0,
                 extra_body={"ignore_eos": True},
             )
-            counts[index] += reply.usage.completion_tokens
+            done += reply.usage.completion_tokens
+        return done
 
-    workers = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    return sum(counts) / (time.perf_counter() - started)
+    seconds, tokens = concurrently(args.clients, generate, url)
+    return tokens / seconds
 
 
 def main() -> None:
@@ -106,6 +102,9 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=sorted({1, cores}))
+    parser.add_argument(
+        "--omp-wait-policy", nargs="+", default=["PASSIVE"], choices=["PASSIVE", "ACTIVE"]
+    )
     parser.add_argument("--rounds", type=int, default=3, help="measurements per setting")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2, help="generations per client")
@@ -125,26 +124,32 @@ def main() -> None:
         f"{cores} cores, LM {args.layers} layers x {args.hidden} hidden ({args.dtype}), "
         f"{args.clients} clients x {args.requests} requests x {args.tokens} tokens"
     )
-    rates: dict[int, list[float]] = {n: [] for n in args.threads}
+    settings = [(t, p) for p in args.omp_wait_policy for t in args.threads]
+    rates: dict[tuple[int, str], list[float]] = {setting: [] for setting in settings}
     for round_ in range(args.rounds):
-        for threads in args.threads if round_ % 2 == 0 else reversed(args.threads):
-            server, url = start_server(model, threads, args)
+        for setting in settings if round_ % 2 == 0 else reversed(settings):
+            server, url = start_server(model, setting, args)
             try:
-                throughput(url, argparse.Namespace(**{**vars(args), "requests": 1}))  # warm up
-                rate = throughput(url, args)
+                throughput(url, args, 1)  # warm up
+                rate = throughput(url, args, args.requests)
             finally:
                 server.terminate()
                 server.wait(30)
-            rates[threads].append(rate)
-            print(f"round {round_ + 1}: MODEL_CPU_THREADS={threads:<3} {rate:8.1f} tokens/s")
+            rates[setting].append(rate)
+            print(f"round {round_ + 1}: {label(setting)} {rate:8.1f} tokens/s")
     best = max(statistics.median(values) for values in rates.values())
     print()
-    for threads, values in rates.items():
+    for setting, values in rates.items():
         median = statistics.median(values)
         print(
-            f"MODEL_CPU_THREADS={threads:<3} median {median:8.1f} tokens/s  "
-            f"{median / best:5.2f}x of the best  (runs: {', '.join(f'{v:.0f}' for v in values)})"
+            f"{label(setting)} median {median:8.1f} tokens/s  {median / best:5.2f}x of the best  "
+            f"(runs: {', '.join(f'{v:.0f}' for v in values)})"
         )
+
+
+def label(setting: tuple[int, str]) -> str:
+    """Name a setting as its environment variables."""
+    return f"MODEL_CPU_THREADS={setting[0]:<3} OMP_WAIT_POLICY={setting[1]:<8}"
 
 
 if __name__ == "__main__":

@@ -58,6 +58,9 @@ def _hub_failure(exc: BaseException) -> str:
 def _check_folder(spec: ModelSpec, path: Path) -> None:
     if not path.exists():
         raise ModelLoadError(spec.name, str(path), "the folder does not exist")
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        _check_gguf_support(spec, path)
+        return
     if not path.is_dir():
         raise ModelLoadError(spec.name, str(path), "it is a file, not a model folder")
     if not any((path / name).exists() for name in ("config.json", "modules.json")):
@@ -66,9 +69,31 @@ def _check_folder(spec: ModelSpec, path: Path) -> None:
         )
 
 
+def _check_gguf_support(spec: ModelSpec, path: Path) -> None:
+    import importlib.util
+
+    missing = [name for name in ("gguf", "accelerate") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ModelLoadError(
+            spec.name, str(path), f"reading GGUF files needs: pip install {' '.join(missing)}"
+        )
+
+
+def pretrained_source(path: str) -> tuple[str, dict[str, Any]]:
+    """Return the folder and ``from_pretrained`` keywords that load ``path``.
+
+    A model folder loads as it is; a ``.gguf`` file loads from its folder with ``gguf_file``
+    (transformers de-quantizes it to the torch dtype, so the same engine serves it).
+    """
+    file = Path(path)
+    if file.suffix.lower() == ".gguf" and file.is_file():
+        return str(file.parent), {"gguf_file": file.name}
+    return path, {}
+
+
 def model_files(spec: ModelSpec) -> str:
-    """Return a local folder holding the model: its own folder, or a Hub snapshot (downloaded
-    with progress bars into the standard Hugging Face cache on first use)."""
+    """Return a local folder (or ``.gguf`` file) holding the model: its own, or a Hub snapshot
+    (downloaded with progress bars into the standard Hugging Face cache on first use)."""
     source = resolve_source(spec.source)
     if is_local_source(spec.source):
         _check_folder(spec, Path(source))
@@ -99,12 +124,12 @@ def pick_device(requested: str | None) -> str:
 def configure_cpu_threads(device: str, threads: int | None) -> None:
     """Size torch's CPU thread pool: ``threads``, or by default every core the process may use.
 
-    Measured with benchmarks/cpu_threads.py (2 cores, 16 clients, 8x512 float32 LM, tokens/s):
-    with idle OpenMP workers spinning, 2 threads ran 23 against 321 for 1 thread — the spinning
-    workers starved the event loop that streams tokens; with ``OMP_WAIT_POLICY=PASSIVE``, which
-    ``ai_models`` sets unless the environment chose otherwise, 2 threads ran 312 against 287.
-    The review measured 141 against 88 (a 0.5B model in bf16) for 2 threads over 1. So all cores,
-    with workers that sleep when idle, is fastest.
+    Measured with ``benchmarks/cpu_threads.py --omp-wait-policy PASSIVE ACTIVE --rounds 4`` on a
+    shared 2-core machine (16 clients, 8x512 float32 LM), median tokens/s: 2 threads with
+    sleeping OpenMP workers (``OMP_WAIT_POLICY=PASSIVE``, which ``ai_models`` sets unless the
+    environment chose otherwise) 558; 1 thread 367-403 (0.66-0.72x, as the review's 0.62x);
+    2 threads with spinning workers 76, as the spinning starves the event loop that streams
+    tokens. So all cores, with workers that sleep when idle, is fastest.
     """
     import torch
 
@@ -140,7 +165,8 @@ def check_architecture(spec: ModelSpec, path: str) -> Any:
     """Load ``config.json`` and refuse a model built for another task."""
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(path)
+    folder, options = pretrained_source(path)
+    config = AutoConfig.from_pretrained(folder, **options)
     architectures = getattr(config, "architectures", None) or []
     if spec.task is Task.TEXT_GENERATION:
         ok = any(arch.endswith(_GENERATION_SUFFIXES) for arch in architectures)
@@ -163,6 +189,8 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 def _weights_size(path: str) -> str:
+    if Path(path).is_file():
+        return f"{Path(path).stat().st_size / 2**30:.1f} GiB of weights"
     total = sum(
         f.stat().st_size for f in Path(path).rglob("*") if f.suffix in (".safetensors", ".bin")
     )

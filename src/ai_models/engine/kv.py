@@ -49,6 +49,11 @@ def _plain_layers(cache: Any) -> list[Any] | None:
     return layers
 
 
+def _filled(layer: Any) -> bool:
+    """Tell whether a cache layer holds its [rows, heads, length, dim] keys and values yet."""
+    return layer.is_initialized and layer.keys is not None and layer.keys.dim() == 4
+
+
 class Batch:
     """Sequences decoding in lock-step, with their padded state on the model's device."""
 
@@ -137,7 +142,7 @@ class Batch:
             self.cache.batch_select_indices(index)
             return
         for layer in layers:
-            if layer.is_initialized and layer.keys is not None:
+            if _filled(layer):
                 layer.keys, layer.values = layer.keys[index], layer.values[index]
         self._trim(layers)
 
@@ -148,7 +153,7 @@ class Batch:
         if start:
             self.mask = self.mask[:, start:]
             for layer in layers:
-                if layer.is_initialized and layer.keys is not None:
+                if _filled(layer):
                     layer.keys = layer.keys[:, :, start:, :]
                     layer.values = layer.values[:, :, start:, :]
 
