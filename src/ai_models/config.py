@@ -35,7 +35,8 @@ ENV_VARS = {
     "PORT": "port `models serve` listens on (default 8000; SageMaker mode: 8080)",
     "MAX_BATCH_SIZE": "most requests (embeddings: inputs) run together in one batch (default 16)",
     "BATCH_WAIT_MS": "under load, how long a batch waits for more requests (default 5)",
-    "MAX_QUEUE_SIZE": "requests that may wait per model; more are refused with 429 (default 256)",
+    "MAX_QUEUE_SIZE": "sequences (prompts x n) that may wait per generation model, requests per "
+    "embeddings/classification model; more are refused with 429 (default 256)",
     "MAX_BODY_BYTES": "largest request body accepted; larger ones get 413 (default 2097152)",
     "MAX_TOKENS": "largest max_tokens a request may ask for (default 4096)",
     "MAX_MODEL_LEN": "context length override in tokens (default: the model's own)",

@@ -24,6 +24,7 @@ from ai_models.backends.loading import (
     model_files,
     pick_device,
     pick_dtype,
+    pretrained_source,
 )
 from ai_models.backends.local_generator import LocalGenerator
 from ai_models.config import ModelServiceSettings
@@ -79,7 +80,8 @@ class TransformersBackend(Backend):
             config = check_architecture(spec, path)
             from transformers import AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(path)
+            folder, options = pretrained_source(path)
+            tokenizer = AutoTokenizer.from_pretrained(folder, **options)
             dtype = pick_dtype(spec.options.dtype or settings.dtype, device)
             if spec.task is Task.TEXT_GENERATION:
                 return self._generator(
@@ -94,7 +96,8 @@ class TransformersBackend(Backend):
         from ai_models.engine.generation import GenerationEngine
         from ai_models.engine.grammar import JsonGrammar
 
-        model = AutoModelForCausalLM.from_pretrained(path, **dtype_kwargs(dtype))
+        folder, options = pretrained_source(path)
+        model = AutoModelForCausalLM.from_pretrained(folder, **options, **dtype_kwargs(dtype))
         model = model.to(device).eval()
         stops = stop_token_ids(model, tokenizer)
         if tokenizer.pad_token_id is None:
@@ -124,7 +127,10 @@ class TransformersBackend(Backend):
     def _classifier(spec, settings, metrics, path, config, tokenizer, device, dtype) -> ServedModel:
         from transformers import AutoModelForSequenceClassification
 
-        model = AutoModelForSequenceClassification.from_pretrained(path, **dtype_kwargs(dtype))
+        folder, options = pretrained_source(path)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, **options, **dtype_kwargs(dtype)
+        )
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         model.config.pad_token_id = tokenizer.pad_token_id
