@@ -178,3 +178,30 @@ def test_every_assumption_at_its_bound_still_computes(extreme):
     bounded = compute_plan(brief=BRIEF, artifacts=artifacts, overrides=overrides)
     assert bounded.summary is not None
     assert all(a.source == "user" for a in bounded.assumptions)
+
+
+def test_control_characters_in_model_text_are_dropped_and_empty_text_is_retried():
+    def ideas(prompt: str) -> str:
+        from scripted_model import niche_ideas
+
+        answer = niche_ideas(prompt)
+        answer["niches"][0]["name"] = "Legal\x00 translation\x7f\nQA\u202e"
+        return json.dumps(answer)
+
+    plan = run_pipeline(
+        context=_context(ScriptedModel(overrides={"NicheIdeas": ideas})), store=MemoryStore()
+    )
+    names = {niche.name for niche in plan.niches}
+    assert "Legal translation QA" in names  # NUL, DEL, the newline and the bidi override gone
+
+    def blank(prompt: str) -> str:
+        from scripted_model import copy
+
+        answer = copy(prompt)
+        answer["headline"] = "\x00\x01 \x7f"
+        return json.dumps(answer)
+
+    model = ScriptedModel(overrides={"Copy": blank})
+    with pytest.raises(StructuredOutputError) as caught:
+        run_pipeline(context=_context(model), store=MemoryStore())
+    assert caught.value.field == "headline" and model.calls("Copy") == 3

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from agent_team.llm import StructuredCaller, UsageMeter
 
@@ -24,8 +25,34 @@ SYSTEM_PROMPT = (
     "and specific to the niche; never copy these instructions into the answer."
 )
 MAX_CONCURRENT_CALLS = 8
-Short = Annotated[str, Field(min_length=1, max_length=80)]
-Line = Annotated[str, Field(min_length=1, max_length=200)]
+# Control characters, lone surrogates and bidirectional-text controls (which can make shown
+# text read differently from what it is).
+_BIDI = r"\u202a-\u202e\u2066-\u2069"
+_CONTROLS = re.compile(rf"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_BIDI}]")
+_PARAGRAPH_CONTROLS = re.compile(rf"[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff{_BIDI}]")
+
+
+def one_line(value: object) -> object:
+    """Return model text as one clean line: control characters and runs of spaces become one space.
+
+    The platform refuses control characters in text (``paissive_income.text``); a model under a
+    JSON grammar can still emit them, escaped. They carry no meaning in a plan, so they are
+    dropped here, and what is left must still meet the field's limits (else the model retries).
+    """
+    return " ".join(_CONTROLS.sub(" ", value).split()) if isinstance(value, str) else value
+
+
+def paragraph(value: object) -> object:
+    """Return model text with line breaks kept and every other control character dropped."""
+    if not isinstance(value, str):
+        return value
+    lines = (" ".join(line.split()) for line in _PARAGRAPH_CONTROLS.sub(" ", value).split("\n"))
+    return "\n".join(lines).strip()
+
+
+Short = Annotated[str, BeforeValidator(one_line), Field(min_length=1, max_length=80)]
+Line = Annotated[str, BeforeValidator(one_line), Field(min_length=1, max_length=200)]
+Paragraph = Annotated[str, BeforeValidator(paragraph), Field(min_length=1, max_length=1200)]
 
 
 class RunCancelled(RuntimeError):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from agent_team.agents.base import Line, Short, StageContext, Strict
+from agent_team.agents.base import Line, Paragraph, Short, StageContext, Strict, one_line
 from agent_team.assumptions import Assumption, Quantity
 
 SCHEMA_VERSION = 1
@@ -19,7 +19,6 @@ BUDGET = Quantity("Marketing budget", "$ per month", 0, 1_000_000)
 BUDGET_SHARE = Quantity("Share of the marketing budget", "share", 0, 1)
 CHANNEL_CAC = Quantity("Expected CAC", "$ per new customer", 1, 100_000)
 KPI_TARGET = Quantity("KPI target", "see KPI", 0, 1e9)
-Paragraph = Annotated[str, Field(min_length=1, max_length=1200)]
 
 
 class Persona(Strict):
@@ -78,9 +77,9 @@ class Copy(Strict):
     subheadline: Line
     launch_email_subject: Short
     launch_email_body: Paragraph
-    social_posts: list[Annotated[str, Field(min_length=1, max_length=280)]] = Field(
-        min_length=3, max_length=3
-    )
+    social_posts: list[
+        Annotated[str, BeforeValidator(one_line), Field(min_length=1, max_length=280)]
+    ] = Field(min_length=3, max_length=3)
 
 
 class MarketingArtifact(Strict):
