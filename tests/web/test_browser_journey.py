@@ -79,8 +79,14 @@ class PageProblems:
         page.add_init_script(RECORD_CSP_VIOLATIONS)
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.seen.append(f"page error: {error}"))
-        page.on("requestfailed", lambda req: self.seen.append(f"request failed: {req.url}"))
+        page.on("requestfailed", self._request_failed)
         page.on("response", self._response)
+
+    def _request_failed(self, request) -> None:
+        # A navigation cancels what the page was still loading (net::ERR_ABORTED): on a busy
+        # machine that is the logo, and not a fault of the server.
+        if request.failure != "net::ERR_ABORTED":
+            self.seen.append(f"request failed: {request.url} ({request.failure})")
 
     def _console(self, message) -> None:
         if message.type in ("error", "warning"):
