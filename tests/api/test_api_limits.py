@@ -4,6 +4,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from paissive_income.api.body import MAX_JSON_DEPTH, json_depth
 from paissive_income.db import Database
@@ -63,6 +65,28 @@ def test_nesting_up_to_the_limit_is_parsed(client, token):
 )
 def test_json_depth_ignores_brackets_in_strings(text, depth):
     assert json_depth(text) == depth
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ax,:'),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(alphabet='[]{}"\\a', max_size=4), inner, max_size=3)
+    ),
+    max_leaves=25,
+)
+
+
+def _depth(value) -> int:
+    children = value.values() if isinstance(value, dict) else value
+    if isinstance(value, dict | list):
+        return 1 + max((_depth(child) for child in children), default=0)
+    return 0
+
+
+@given(JSON_VALUES, st.booleans())
+def test_json_depth_matches_the_parsed_structure(value, ascii_only):
+    assert json_depth(json.dumps(value, ensure_ascii=ascii_only)) == _depth(value)
 
 
 def test_invalid_json_is_400(client, token):
