@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import click
@@ -18,6 +20,7 @@ from paissive_income.auth.models import Role, User
 from paissive_income.cache import create_cache
 from paissive_income.cli_support import current_settings, fail_cleanly, open_database
 from paissive_income.db import migrate
+from paissive_income.db.base import MAX_INTEGER_ID
 from paissive_income.projects.models import Project
 from paissive_income.projects.schemas import ProjectIn
 
@@ -47,12 +50,19 @@ def worker(workers: int | None) -> None:
 @click.option("--notes", default="", help="Your notes: skills, budget, income goal.")
 @click.option("--model", default=None, help="Model for every agent (default: AGENT_MODEL).")
 @click.option("--niche", type=click.IntRange(0, 7), default=None, help="Design for niche N.")
-@click.option("--resume", "resume_id", type=int, default=None, help="Resume run ID.")
+@click.option(
+    "--resume",
+    "resume_id",
+    type=click.IntRange(1, MAX_INTEGER_ID),
+    default=None,
+    help="Resume run ID.",
+)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @fail_cleanly
 def run(segment, extra, notes, model, niche, resume_id, fmt, out) -> None:
     """Turn a market segment into a plan in the foreground and write it to --out."""
+    _check_writable(out)  # before the run: a plan that cannot be written wastes its model calls
     settings = current_settings()
     database = open_database(settings)
     migrate.upgrade(database.engine)
@@ -109,8 +119,11 @@ def _new_run(session, owner_id, segment, extra, notes, model, niche, team) -> Ru
 def _first_error(exc: ValueError) -> str:
     errors = getattr(exc, "errors", None)
     if callable(errors):
-        error = errors()[0]
-        return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+        # The project's name is made from the first segment: name the segment, not the name.
+        found = sorted(errors(), key=lambda error: error["loc"][:1] == ("name",))
+        error = found[0]
+        where = ".".join(str(p) for p in error["loc"])
+        return f"{'market_segments' if where == 'name' else where}: {error['msg']}"
     return str(exc)
 
 
@@ -150,8 +163,26 @@ def _work_with_progress(team, database, run_id: int) -> str:
         bar.close()
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse an --out whose folder is missing or not writable, or that is a folder."""
+    folder = path.parent
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(
+            f"{path}: not a file in an existing folder you can write to", param_hint="--out"
+        )
+
+
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file, so a failure leaves no half file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    temporary.replace(path)
+    # A unique name (two runs may write into one folder) that is removed on any failure.
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text if text.endswith("\n") else text + "\n")
+        mask = os.umask(0)  # mkstemp makes the file private; a plan gets the usual mode
+        os.umask(mask)
+        os.chmod(name, 0o666 & ~mask)
+        os.replace(name, path)
+    except OSError as exc:
+        Path(name).unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write the plan to {path}: {exc.strerror}") from None

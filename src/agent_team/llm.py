@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 import openai
 from pydantic import BaseModel, ValidationError
 
+from agent_team.completion import error_line, read_completion
 from paissive_income.cache import Cache
 
 T = TypeVar("T", bound=BaseModel)
@@ -210,7 +211,7 @@ class StructuredCaller:
             "json_schema": {"name": output_type.__name__[:64], "schema": schema, "strict": True},
         }
         try:
-            reply = self._client.chat.completions.create(
+            raw = self._client.chat.completions.with_raw_response.create(
                 model=model, messages=conversation, response_format=response_format, **params
             )
         except openai.APIConnectionError as exc:
@@ -223,9 +224,14 @@ class StructuredCaller:
                 f"model {model!r}: the server answered {exc.status_code}: {_api_message(exc)}."
                 + hint
             ) from None
-        content = (reply.choices[0].message.content or "") if reply.choices else ""
-        prompt = reply.usage.prompt_tokens if reply.usage else 0
-        completion = reply.usage.completion_tokens if reply.usage else 0
+        except openai.OpenAIError as exc:
+            raise ModelUnavailableError(
+                f"model {model!r}: the call failed ({error_line(exc)})"
+            ) from None
+        try:
+            content, prompt, completion = read_completion(raw.http_response.text, conversation)
+        except ValueError as exc:
+            raise ModelUnavailableError(f"model {model!r}: {exc}") from None
         price = self._prices.get(model, Price())
         return content, CallUsage(
             model=model,
@@ -270,5 +276,5 @@ def _api_message(exc: openai.APIStatusError) -> str:
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-    return str(exc.message)[:300]
+            return error_line(error["message"])
+    return error_line(exc.message)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from agent_team.plan import Plan
 
 SHOWN_MONTHS = (1, 3, 6, 12, 24, 36)
+WWW = re.compile(r"(?i)\bwww\.")
+# "- x", "+ x", "1. x", "2) x", "---" or "===" at the start of a line open a list, a rule or a
+# heading; "-3" and "2.5" do not (and stay as they are).
+BLOCK_START = re.compile(r"^(\d*)([-+=.)])(?=\s|[-=\s]*$)")
 
 
 def cell(value: object) -> str:
-    """Return ``value`` as one Markdown table cell: one line, pipes and markup escaped."""
+    """Return ``value`` as inline Markdown text: one line, with no markup, link or HTML in it."""
     text = " ".join(str(value).split())
-    for char in "\\|*_`[]<>#":
+    for char in "\\|*_`[]<>#~":
         text = text.replace(char, "\\" + char)
-    return text
+    # GFM links bare URLs, www. names and e-mail addresses by themselves: break each pattern.
+    text = text.replace("://", "\\://").replace("@", "\\@")
+    text = WWW.sub(lambda match: match.group(0)[:3] + "\\.", text)
+    return BLOCK_START.sub(r"\1\\\2", text, count=1)
 
 
 def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> list[str]:

@@ -117,6 +117,19 @@ def test_cancel_and_resume_follow_the_run_state(client, api, app):
         ("/api/v1/runs/{run}/rerun", "post", {"stage": "nope"}, 422),
         ("/api/v1/runs/{run}/events?after=-1", "get", None, 400),
         ("/api/v1/runs?limit=0", "get", None, 400),
+        ("/api/v1/runs/{run}/events?after=%C2%B2", "get", None, 400),  # "²".isdigit()
+        ("/api/v1/runs/{run}/events?after=" + "9" * 5000, "get", None, 400),
+        ("/api/v1/runs?offset=1_0", "get", None, 400),
+        ("/api/v1/runs?project_id=%D9%A3", "get", None, 400),  # Arabic-Indic three
+        ("/api/v1/projects/{project}/runs", "post", {"niche_index": True}, 422),
+        ("/api/v1/projects/{project}/runs", "post", {"niche_index": "1"}, 422),
+        ("/api/v1/runs/{run}/niche", "post", {"niche_index": True}, 422),
+        (
+            "/api/v1/runs/{run}/assumptions",
+            "patch",
+            {"overrides": {"funnel.monthly_churn": True}},
+            422,
+        ),
     ],
 )
 def test_bad_input_is_a_clear_error_and_changes_nothing(client, api, path, method, body, status):

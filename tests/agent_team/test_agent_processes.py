@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import click
 import pytest
 from scripted_model import ScriptedServer
 from sqlalchemy import func, select
@@ -92,6 +93,10 @@ def test_cli_run_writes_a_markdown_and_a_json_plan(tmp_path, database_url):
         (["run", "x" * 500, "--out", "p.md"], "market_segments"),
         (["run", "ok", "--notes", "n" * 10_001, "--out", "p.md"], "notes"),
         (["run", "--resume", "99", "--out", "p.md"], "run 99"),
+        (["run", "--resume", "99999999999", "--out", "p.md"], "--resume"),
+        (["run", "line\nbreak $(id)", "--out", "p.md"], "market_segments"),
+        (["run", "ok", "--out", "missing/p.md"], "--out"),
+        (["run", "ok", "--niche", "8", "--out", "p.md"], "--niche"),
     ],
 )
 def test_cli_run_bad_input_is_one_line_and_writes_nothing(tmp_path, database_url, args, message):
@@ -192,3 +197,13 @@ def test_a_killed_worker_loses_nothing_and_no_stage_runs_twice(tmp_path, databas
     with database.session() as session:
         assert session.get(Run, run_id).attempts == 2
     database.dispose()
+
+
+def test_a_plan_that_cannot_be_written_is_one_line_and_leaves_no_file(tmp_path):
+    from agent_team.cli import _write_atomically
+
+    target = tmp_path / "plan.md"
+    target.mkdir()  # os.replace onto a folder fails after the temporary file is written
+    with pytest.raises(click.ClickException, match="cannot write the plan"):
+        _write_atomically(target, "# Plan")
+    assert [path.name for path in tmp_path.iterdir()] == ["plan.md"]

@@ -26,6 +26,7 @@ from paissive_income.context import db_session
 from paissive_income.db.base import MAX_INTEGER_ID
 
 TAG = "runs"
+INVALID = object()  # a query argument that is present but not a valid number
 PAGING = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
     "offset": {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER_ID, "default": 0},
@@ -50,6 +51,21 @@ def _conflict(exc: service.RunStateError):
 @api_v1.errorhandler(service.RunInputError)
 def _invalid(exc: service.RunInputError):
     return error_response(422, "invalid", str(exc), [{"field": exc.field, "message": str(exc)}])
+
+
+def _number_arg(name: str, default, *, low: int, high: int):
+    """Return query argument ``name`` as an int in [low, high], ``default`` if absent, or INVALID.
+
+    ASCII digits only: ``int()`` also takes "٣", "1_0" and " 1", and ``str.isdigit`` takes "²",
+    which ``int()`` then refuses with an exception; and short, as ``int()`` refuses (raises on)
+    more than 4,300 digits.
+    """
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 12) or not low <= int(text) <= high:
+        return INVALID
+    return int(text)
 
 
 def _run(run) -> dict:
@@ -95,15 +111,10 @@ def start_run(project_id: int):
 @token_required
 def list_runs():
     """Return a page of the caller's runs, newest first (of one project with ``project_id``)."""
-    try:
-        limit = int(request.args.get("limit", 50))
-        offset = int(request.args.get("offset", 0))
-        project_id = request.args.get("project_id", type=int)
-    except ValueError:
-        limit = 0
-    if not (1 <= limit <= 100 and 0 <= offset <= MAX_INTEGER_ID) or (
-        "project_id" in request.args and not (project_id and 1 <= project_id <= MAX_INTEGER_ID)
-    ):
+    limit = _number_arg("limit", 50, low=1, high=100)
+    offset = _number_arg("offset", 0, low=0, high=MAX_INTEGER_ID)
+    project_id = _number_arg("project_id", None, low=1, high=MAX_INTEGER_ID)
+    if INVALID in (limit, offset, project_id):
         return error_response(
             400, "bad_request", "limit must be 1-100, offset 0 or more, project_id a valid id."
         )
@@ -250,9 +261,9 @@ def resume_run(run_id: int):
 @token_required
 def run_events(run_id: int):
     """Return the run's events after the id ``after`` (poll, or stream them from the web)."""
-    after = request.args.get("after", "0")
-    if not after.isdigit() or int(after) > MAX_INTEGER_ID:
+    after = _number_arg("after", 0, low=0, high=MAX_INTEGER_ID)
+    if after is INVALID:
         return error_response(400, "bad_request", "after must be an event id (0 or more).")
     run = service.get_run(db_session(), owner_id=g.api_user.id, run_id=run_id)
-    items = events.events_since(db_session(), run_id=run.id, after_id=int(after))
+    items = events.events_since(db_session(), run_id=run.id, after_id=after)
     return EventList(items=[EventOut.model_validate(e) for e in items]).model_dump(mode="json")

@@ -6,13 +6,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
 from agent_team.plan import STAGE_ORDER
 from paissive_income.projects.schemas import Segment
 
 KEY_PATTERN = r"^[a-z0-9_.]+$"
 AssumptionKey = Annotated[str, Field(min_length=1, max_length=200)]
+# Strict: true or "1" is not a number, and must not quietly become a niche or a churn of 100%.
+NicheIndex = Annotated[StrictInt, Field(ge=0, le=7)]
 Stage = Literal[STAGE_ORDER]  # type: ignore[valid-type] - the pipeline's stages, in order
 
 
@@ -25,7 +27,7 @@ class RunIn(BaseModel):
         Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f\x7f]+$")] | None
     ) = None
     segments: Annotated[list[Segment], Field(min_length=1, max_length=20)] | None = None
-    niche_index: Annotated[int, Field(ge=0, le=7)] | None = None
+    niche_index: NicheIndex | None = None
 
 
 class RunOut(BaseModel):
@@ -67,7 +69,7 @@ class OverridesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     overrides: Annotated[
-        dict[AssumptionKey, float | None],
+        dict[AssumptionKey, StrictFloat | None],
         Field(
             min_length=1,
             max_length=200,
@@ -93,7 +95,7 @@ class NicheChoice(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    niche_index: Annotated[int, Field(ge=0, le=7)]
+    niche_index: NicheIndex
 
 
 class RerunIn(BaseModel):

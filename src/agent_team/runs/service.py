@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from agent_team.assumptions import AssumptionError
 from agent_team.pipeline import load_artifacts
 from agent_team.plan import STAGE_ORDER, Plan, compute_plan
 from agent_team.runs.models import FINISHED, AssumptionOverride, Run, RunArtifact, RunStatus
+from paissive_income.db.base import utcnow
 from paissive_income.projects.models import Project
 
 RESUMABLE = (RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.BUDGET_EXCEEDED)
@@ -109,24 +110,37 @@ def list_runs(
 def cancel_run(session: Session, *, owner_id: int, run_id: int) -> Run:
     """Cancel a queued run now, or ask a running one to stop before its next model call."""
     run = get_run(session, owner_id=owner_id, run_id=run_id)
-    if run.status in FINISHED:
+    # Conditional UPDATEs, not read-then-write: a worker may claim or finish the run between a
+    # read and a write, and a blind write would mark a working run cancelled (or a finished one
+    # queued) with nobody left to end it.
+    queued = _transition(
+        session,
+        run,
+        (RunStatus.QUEUED,),
+        status=RunStatus.CANCELLED,
+        cancel_requested=True,
+        finished_at=utcnow(),
+    )
+    if not queued and not _transition(session, run, (RunStatus.RUNNING,), cancel_requested=True):
+        session.rollback()
+        session.refresh(run)
         raise RunStateError(f"the run has already finished ({run.status.value})")
-    if run.status == RunStatus.QUEUED:
-        run.status = RunStatus.CANCELLED
-    run.cancel_requested = True
     session.commit()
+    session.refresh(run)
     return run
 
 
 def resume_run(session: Session, *, owner_id: int, run_id: int) -> Run:
     """Queue a failed, cancelled or over-budget run again; finished stages are kept."""
     run = get_run(session, owner_id=owner_id, run_id=run_id)
-    if run.status not in RESUMABLE:
+    if not _transition(session, run, RESUMABLE, **REQUEUED):
+        session.rollback()
+        session.refresh(run)
         raise RunStateError(
             f"only a failed, cancelled or over-budget run resumes ({run.status.value})"
         )
-    _requeue(run)
     session.commit()
+    session.refresh(run)
     return run
 
 
@@ -135,15 +149,7 @@ def rerun_from(session: Session, *, owner_id: int, run_id: int, stage: str) -> R
     if stage not in STAGE_ORDER:
         raise RunInputError(f"unknown stage {stage!r}", field="stage")
     run = get_run(session, owner_id=owner_id, run_id=run_id)
-    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-        raise RunStateError("the run is still working; cancel it first")
-    later = STAGE_ORDER[STAGE_ORDER.index(stage) :]
-    session.execute(
-        delete(RunArtifact).where(RunArtifact.run_id == run.id, RunArtifact.stage.in_(later))
-    )
-    _requeue(run)
-    session.commit()
-    return run
+    return _rerun(session, run, stage)
 
 
 def choose_niche(session: Session, *, owner_id: int, run_id: int, niche_index: int) -> Run:
@@ -152,17 +158,43 @@ def choose_niche(session: Session, *, owner_id: int, run_id: int, niche_index: i
     if not any(niche.index == niche_index for niche in plan.niches):
         raise RunInputError(f"no niche {niche_index} in this run", field="niche_index")
     run = get_run(session, owner_id=owner_id, run_id=run_id)
-    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+    return _rerun(session, run, "solution", niche_index=niche_index)
+
+
+def _rerun(session: Session, run: Run, stage: str, **values) -> Run:
+    """Queue a finished run again (one atomic step) and drop its artifacts from ``stage`` on."""
+    # The status changes first, in the same transaction as the delete: the UPDATE locks the row,
+    # so of concurrent re-runs exactly one deletes and queues, and no worker can be saving a
+    # stage in between (a run that is queued or running is refused).
+    if not _transition(session, run, FINISHED, **REQUEUED, **values):
+        session.rollback()
         raise RunStateError("the run is still working; cancel it first")
-    run.niche_index = niche_index
-    return rerun_from(session, owner_id=owner_id, run_id=run_id, stage="solution")
+    later = STAGE_ORDER[STAGE_ORDER.index(stage) :]
+    session.execute(
+        delete(RunArtifact).where(RunArtifact.run_id == run.id, RunArtifact.stage.in_(later))
+    )
+    session.commit()
+    session.refresh(run)
+    return run
 
 
-def _requeue(run: Run) -> None:
-    run.status = RunStatus.QUEUED
-    run.cancel_requested = False
-    run.error = None
-    run.finished_at = None
+REQUEUED = {
+    "status": RunStatus.QUEUED,
+    "cancel_requested": False,
+    "error": None,
+    "finished_at": None,
+}
+
+
+def _transition(session: Session, run: Run, allowed, **values) -> bool:
+    """Set ``values`` on the run only if its status is one of ``allowed``; say whether it was."""
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run.id, Run.status.in_(allowed))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def run_plan(session: Session, *, owner_id: int, run_id: int) -> Plan:

@@ -20,7 +20,7 @@ from huey.consumer import Consumer
 from sqlalchemy import select
 
 from agent_team.runs.models import Run, RunStatus
-from agent_team.runs.worker import RunExecutor, stale_runs
+from agent_team.runs.worker import RunExecutor, cancel_abandoned, stale_runs
 from paissive_income.db import Database
 from paissive_income.db.base import utcnow
 
@@ -72,9 +72,10 @@ class JobQueue:
         return status
 
     def sweep(self) -> list[int]:
-        """Requeue runs whose worker went silent and queued runs idle for too long."""
+        """Requeue silent runs and long-idle queued ones; end silent runs asked to cancel."""
         idle_since = utcnow() - timedelta(seconds=self.stale_seconds)
         with self.database.session() as session:
+            cancel_abandoned(session, stale_seconds=self.stale_seconds)
             ids = stale_runs(session, stale_seconds=self.stale_seconds)
             ids += session.scalars(
                 select(Run.id).where(Run.status == RunStatus.QUEUED, Run.updated_at < idle_since)

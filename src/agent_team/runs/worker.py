@@ -28,6 +28,7 @@ from agent_team.runs import events
 from agent_team.runs.models import Run, RunArtifact, RunStatus
 from agent_team.runs.service import brief_of, stored_artifacts, stored_overrides
 from paissive_income.cache import Cache
+from paissive_income.config import ConfigError
 from paissive_income.db import Database
 from paissive_income.db.base import utcnow
 
@@ -63,8 +64,30 @@ def claim_run(session: Session, *, run_id: int, worker: str, stale_seconds: floa
 def stale_runs(session: Session, *, stale_seconds: float) -> list[int]:
     """Return the ids of runs marked running whose worker has gone silent."""
     stale = utcnow() - timedelta(seconds=stale_seconds)
-    query = select(Run.id).where(Run.status == RunStatus.RUNNING, Run.heartbeat_at < stale)
+    query = select(Run.id).where(
+        Run.status == RunStatus.RUNNING,
+        Run.heartbeat_at < stale,
+        Run.cancel_requested.is_(False),
+    )
     return list(session.scalars(query))
+
+
+def cancel_abandoned(session: Session, *, stale_seconds: float) -> int:
+    """End as cancelled the runs asked to stop whose worker went silent; return how many."""
+    # Such a run is never claimed again (a claim skips cancelled runs), so without this it
+    # would stay "running" with no worker for ever.
+    now = utcnow()
+    result = session.execute(
+        update(Run)
+        .where(
+            Run.status == RunStatus.RUNNING,
+            Run.heartbeat_at < now - timedelta(seconds=stale_seconds),
+            Run.cancel_requested.is_(True),
+        )
+        .values(status=RunStatus.CANCELLED, finished_at=now, error="cancelled (worker gone)")
+    )
+    session.commit()
+    return result.rowcount
 
 
 def queued_runs(session: Session) -> list[int]:
@@ -137,11 +160,13 @@ class RunExecutor:
             meter = UsageMeter(token_cap=run.token_cap)
             meter.prompt_tokens, meter.completion_tokens = run.prompt_tokens, run.completion_tokens
             meter.cost_usd = run.cost_usd
-            context = self._context(run, meter)
         beat = _Heartbeat(self.database, run_id, self.worker, self.settings.heartbeat_seconds)
         beat.start()
         try:
-            status, error = self._work(run_id, context)
+            # The context is built inside the guard: a client that cannot be made (a bad
+            # setting, a model that does not load) must end the run as failed, not leave it
+            # "running" for the sweeper to requeue for ever.
+            status, error = self._work(run_id, lambda: self._context(run, meter))
         finally:
             beat.stop()
         self._finish(run_id, status, error, meter)
@@ -166,9 +191,12 @@ class RunExecutor:
             cancelled=lambda: self._cancel_requested(run_id),
         )
 
-    def _work(self, run_id: int, context: StageContext) -> tuple[RunStatus, str | None]:
+    def _work(
+        self, run_id: int, make_context: Callable[[], StageContext]
+    ) -> tuple[RunStatus, str | None]:
         store = RunStore(self.database, run_id)
         try:
+            context = make_context()
             run_pipeline(
                 context=context,
                 store=store,
@@ -178,7 +206,7 @@ class RunExecutor:
             return RunStatus.CANCELLED, None
         except BudgetExceeded as exc:
             return RunStatus.BUDGET_EXCEEDED, str(exc)
-        except LLMError as exc:
+        except (LLMError, ConfigError) as exc:
             return RunStatus.FAILED, str(exc)
         except Exception:  # noqa: BLE001 - any bug must end as a failed run, not a stuck one
             logger.exception("run %s failed with an internal error", run_id)
@@ -223,20 +251,33 @@ class RunExecutor:
             return bool(session.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
 
     def _finish(self, run_id: int, status: RunStatus, error: str | None, meter) -> None:
+        values: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "finished_at": utcnow(),
+            "prompt_tokens": meter.prompt_tokens,
+            "completion_tokens": meter.completion_tokens,
+            "cost_usd": meter.cost_usd,
+        }
+        if status == RunStatus.SUCCEEDED:
+            values.update(progress=1.0, step="done")
         with self.database.session() as session:
-            run = session.get(Run, run_id)
-            if run.worker != self.worker:
-                return  # taken over after a stale heartbeat: the new worker owns the outcome
-            run.status, run.error, run.finished_at = status, error, utcnow()
-            run.prompt_tokens, run.completion_tokens = meter.prompt_tokens, meter.completion_tokens
-            run.cost_usd = meter.cost_usd
-            if status == RunStatus.SUCCEEDED:
-                run.progress, run.step = 1.0, "done"
+            # Only while this worker still owns the run: one that took over after a stale
+            # heartbeat owns the outcome, and a read-then-write here would overwrite it.
+            owned = session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.worker == self.worker, Run.status == RunStatus.RUNNING)
+                .values(**values)
+            )
+            if owned.rowcount != 1:
+                session.rollback()
+                return
+            stage = session.scalar(select(Run.stage).where(Run.id == run_id))
             events.record(
                 session,
                 run_id=run_id,
                 kind="run_finished",
-                stage=run.stage,
+                stage=stage,
                 detail={"status": status.value, "error": error},
             )
             session.commit()
