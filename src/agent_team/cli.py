@@ -105,7 +105,7 @@ def _new_run(session, owner_id, segment, extra, notes, model, niche, team) -> Ru
         raise click.UsageError(_first_error(exc)) from None
     project = Project(owner_id=owner_id, **data.model_dump())
     session.add(project)
-    session.commit()
+    session.flush()  # committed with the run: a refused run leaves no project behind
     return service.create_run(
         session,
         owner_id=owner_id,

@@ -26,6 +26,10 @@ ARTIFACT_TYPES: dict[str, type[BaseModel]] = {
 EventSink = Callable[[str, str, dict[str, Any]], None]
 
 
+class StageInputError(ValueError):
+    """A stage cannot start from what the run asked for; the message names the field."""
+
+
 class ArtifactStore(Protocol):
     """Where a run keeps its stage artifacts and the user's choices."""
 
@@ -93,6 +97,14 @@ def _run_stage(stage: str, context: StageContext, artifacts, store: ArtifactStor
     if stage == "research":
         return research.run(context)
     plan = current_plan(context.brief, artifacts, store)
+    asked = store.niche_index()
+    if stage == "solution" and asked is not None and plan.chosen_niche != asked:
+        # The plan falls back to the best niche; designing for it unasked would pass off our
+        # choice as the user's.
+        raise StageInputError(
+            f"niche_index: niche {asked} was asked for, but the research found "
+            f"{len(plan.niches)} niches (0-{len(plan.niches) - 1}); choose one of them"
+        )
     niche = niche_facts(plan)
     if stage == "solution":
         return solution.run(context, niche_index=plan.chosen_niche, niche=niche)

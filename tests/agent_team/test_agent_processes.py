@@ -22,7 +22,8 @@ from agent_team.runs import service
 from agent_team.runs.models import Run, RunArtifact, RunStatus
 from agent_team.runs.tasks import create_huey
 from paissive_income.config import load_settings
-from paissive_income.db import Database
+from paissive_income.db import Database, migrate
+from paissive_income.projects.models import Project
 
 pytestmark = pytest.mark.slow
 
@@ -97,6 +98,7 @@ def test_cli_run_writes_a_markdown_and_a_json_plan(tmp_path, database_url):
         (["run", "line\nbreak $(id)", "--out", "p.md"], "market_segments"),
         (["run", "ok", "--out", "missing/p.md"], "--out"),
         (["run", "ok", "--niche", "8", "--out", "p.md"], "--niche"),
+        (["run", "ok", "--model", "m" * 201, "--out", "p.md"], "model name"),
     ],
 )
 def test_cli_run_bad_input_is_one_line_and_writes_nothing(tmp_path, database_url, args, message):
@@ -104,6 +106,11 @@ def test_cli_run_bad_input_is_one_line_and_writes_nothing(tmp_path, database_url
     result = _cli(env, *args)
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "p.md").exists()
+    database = Database(database_url)
+    migrate.upgrade(database.engine)  # a no-op where the CLI got as far as migrating
+    with database.session() as session:  # nothing half-written either
+        assert session.scalar(select(func.count()).select_from(Project)) == 0
+    database.dispose()
 
 
 def test_cli_run_with_the_model_server_down_fails_clearly_and_resumes(tmp_path, database_url):

@@ -143,7 +143,9 @@ def test_a_worker_that_lost_its_run_does_not_overwrite_the_new_owners_outcome(da
                 session.commit()
             return super().handler(request)
 
-    executor_for(database, TakenOver(), worker="w1").execute(run_id)
+    model = TakenOver()
+    executor_for(database, model, worker="w1").execute(run_id)
+    assert model.calls() == 1  # it stops at its next model call instead of working on
     with database.session() as session:
         run = session.get(Run, run_id)
         assert (run.status, run.worker, run.finished_at) == (RunStatus.RUNNING, "w2", None)

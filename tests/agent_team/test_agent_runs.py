@@ -250,3 +250,24 @@ def test_choosing_another_niche_reruns_the_later_stages_for_it(database, owner, 
     assert again.calls("NicheIdeas") == 0 and again.calls("ConceptProposal") == 1
     with database.session() as session:
         assert service.run_plan(session, owner_id=owner[0], run_id=run_id).chosen_niche == other
+
+
+def test_a_niche_the_research_did_not_find_fails_the_run_naming_it(database, owner, model):
+    run_id = _create(database, owner, niche_index=7)  # the scripted research finds 4
+    assert executor_for(database, model).execute(run_id) == "failed"
+    run = _run(database, run_id)
+    assert run.error.startswith("niche_index: niche 7 was asked for") and "(0-3)" in run.error
+    assert model.calls("ConceptProposal") == 0  # nothing designed for a niche not asked for
+    with database.session() as session:
+        service.choose_niche(session, owner_id=owner[0], run_id=run_id, niche_index=2)
+    assert executor_for(database, model).execute(run_id) == "succeeded"
+    assert model.calls("NicheIdeas") == 1  # the research was kept
+
+
+@pytest.mark.parametrize("name", ["", "a b", "m" * 201, "bad\x00", "\udcff"])
+def test_a_bad_model_name_is_refused_before_any_row_is_written(database, owner, name):
+    with database.session() as session, pytest.raises(service.RunInputError) as error:
+        service.create_run(session, owner_id=owner[0], project_id=owner[1], model=name)
+    assert error.value.field == "model"
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Run)) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 from sqlalchemy import delete, func, select, update
@@ -17,6 +18,8 @@ from agent_team.runs.models import FINISHED, AssumptionOverride, Run, RunArtifac
 from paissive_income.db.base import utcnow
 from paissive_income.projects.models import Project
 
+# The API's rule for a model name, held here too: the CLI and library callers skip the API.
+MODEL_NAME = re.compile(r"[^\s\x00-\x1f\x7f\ud800-\udfff]{1,200}")
 RESUMABLE = (RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.BUDGET_EXCEEDED)
 
 
@@ -55,6 +58,11 @@ def create_run(
 ) -> Run:
     """Queue a run of the owner's project on ``model`` (segments default to the project's)."""
     project = _owned_project(session, owner_id, project_id)
+    if not MODEL_NAME.fullmatch(model):
+        raise RunInputError(
+            "the model name must be 1 to 200 characters with no spaces or control characters",
+            field="model",
+        )
     chosen = list(project.market_segments) if segments is None else segments
     unknown = [segment for segment in chosen if segment not in project.market_segments]
     if unknown:

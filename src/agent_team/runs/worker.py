@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from agent_team.agents.base import RunCancelled, StageContext
 from agent_team.config import AGENTS, AgentSettings
 from agent_team.llm import BudgetExceeded, LLMError, StructuredCaller, UsageMeter
-from agent_team.pipeline import ARTIFACT_TYPES, run_pipeline
+from agent_team.pipeline import ARTIFACT_TYPES, StageInputError, run_pipeline
 from agent_team.plan import STAGE_ORDER
 from agent_team.runs import events
 from agent_team.runs.models import Run, RunArtifact, RunStatus
@@ -206,7 +206,7 @@ class RunExecutor:
             return RunStatus.CANCELLED, None
         except BudgetExceeded as exc:
             return RunStatus.BUDGET_EXCEEDED, str(exc)
-        except (LLMError, ConfigError) as exc:
+        except (LLMError, ConfigError, StageInputError) as exc:
             return RunStatus.FAILED, str(exc)
         except Exception:  # noqa: BLE001 - any bug must end as a failed run, not a stuck one
             logger.exception("run %s failed with an internal error", run_id)
@@ -247,8 +247,12 @@ class RunExecutor:
             session.commit()
 
     def _cancel_requested(self, run_id: int) -> bool:
+        """Say whether to stop: the run is cancelled, or another worker has taken it over."""
         with self.database.session() as session:
-            return bool(session.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
+            row = session.execute(
+                select(Run.cancel_requested, Run.worker).where(Run.id == run_id)
+            ).one_or_none()
+        return row is None or row.cancel_requested or row.worker != self.worker
 
     def _finish(self, run_id: int, status: RunStatus, error: str | None, meter) -> None:
         values: dict[str, Any] = {
