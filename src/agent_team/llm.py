@@ -183,12 +183,14 @@ class StructuredCaller:
             meter.record(cached.usage)
             return cached
         conversation = [dict(message) for message in messages]
+        # Replies are validated strictly: ``true`` or ``"3"`` where a number belongs is sent back
+        # to the model, never read as 1 (a 100% share) or 3 — values the model did not give.
         for attempt in range(1, self._retry_budget + 2):
             meter.check()
             content, usage = self._complete(model, conversation, output_type, schema, params)
             meter.record(usage)
             try:
-                value = output_type.model_validate_json(content)
+                value = output_type.model_validate_json(content, strict=True)
             except ValidationError as exc:
                 bad_field, details = describe_errors(exc)
                 if attempt > self._retry_budget:
@@ -247,7 +249,7 @@ class StructuredCaller:
         if not isinstance(content, str):
             return None
         try:
-            value = output_type.model_validate_json(content)
+            value = output_type.model_validate_json(content, strict=True)
         except ValidationError:
             return None  # the schema changed under the same key shape: ask the model again
         return StructuredResult(value=value, usage=CallUsage(model=model, cached=True), attempts=0)

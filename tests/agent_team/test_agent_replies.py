@@ -7,9 +7,15 @@ import json
 import httpx
 import openai
 import pytest
-from test_agent_llm import GOOD, MESSAGES, Niche, _completion
+from test_agent_llm import GOOD, MESSAGES, Niche, ScriptedServer, _completion
 
-from agent_team.llm import BudgetExceeded, ModelUnavailableError, StructuredCaller, UsageMeter
+from agent_team.llm import (
+    BudgetExceeded,
+    ModelUnavailableError,
+    StructuredCaller,
+    StructuredOutputError,
+    UsageMeter,
+)
 
 
 def _caller(status: int, body: bytes, content_type: str = "application/json") -> StructuredCaller:
@@ -67,3 +73,19 @@ def test_a_reply_without_usage_still_counts_against_the_token_cap():
         caller.call(
             Niche, model="m", messages=[{"role": "user", "content": "x" * 100}], meter=meter
         )
+
+
+@pytest.mark.parametrize("value", [True, "8", "8 of 10"])
+def test_a_number_the_model_did_not_give_as_a_number_goes_back_to_it(value):
+    bad = json.dumps({"name": "Legal translation QA", "importance": value})
+    server = ScriptedServer([bad, GOOD])
+    result = StructuredCaller(server.client(), retry_budget=1).call(
+        Niche, model="m", messages=MESSAGES, meter=UsageMeter()
+    )
+    assert result.attempts == 2 and result.value.importance == 8
+    assert "importance" in server.requests[1]["messages"][-1]["content"]
+    with pytest.raises(StructuredOutputError) as error:
+        StructuredCaller(ScriptedServer([bad]).client(), retry_budget=1).call(
+            Niche, model="m", messages=MESSAGES, meter=UsageMeter()
+        )
+    assert error.value.field == "importance"
