@@ -251,3 +251,39 @@ def test_request_id_is_returned(main_server, auth):
     )
     assert response.headers["x-request-id"] == "abc-123"
     assert len(httpx.get(f"{main_server.url}/healthz").headers["x-request-id"]) == 32
+
+
+ESTIMATE = {
+    "type": "object",
+    "properties": {
+        "value": {"type": "number", "minimum": 0, "maximum": 1e9},
+        "rationale": {"type": "string", "minLength": 1, "maxLength": 200},
+        "confidence": {"enum": ["low", "medium", "high"]},
+    },
+    "required": ["value", "rationale", "confidence"],
+    "additionalProperties": False,
+}
+# Required fields with long names: closing it from the start takes ~400 of this tiny tokenizer's
+# tokens, far more than the last few dozen of a budget, but within max_tokens + the allowance.
+WIDE_SCHEMA = {
+    "type": "object",
+    "properties": {f"estimate_of_quantity_number_{i}": ESTIMATE for i in range(5)},
+    "required": [f"estimate_of_quantity_number_{i}" for i in range(5)],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("max_tokens", [200, 400, 900])
+def test_json_with_a_long_way_out_still_closes(client, max_tokens):
+    reply = client.chat.completions.create(
+        model="tiny-chat",
+        messages=MESSAGES,
+        max_tokens=max_tokens,
+        temperature=1.5,
+        seed=7,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "wide", "schema": WIDE_SCHEMA, "strict": True},
+        },
+    )
+    jsonschema.validate(json.loads(reply.choices[0].message.content), WIDE_SCHEMA)

@@ -3,14 +3,14 @@
 ``JsonGrammar`` compiles OpenAI ``response_format`` values (``json_object``, ``json_schema``) for
 one tokenizer; each constrained sequence gets a ``GrammarState`` whose token bitmask limits the
 logits to tokens that keep the output valid. Masking alone cannot stop a model (a tiny random one,
-say) from rambling until ``max_tokens`` cuts the JSON short, so near the end of the token budget
-the state measures the shortest way it knows to close the document — a greedy walk over the
-allowed tokens that prefers closing quotes and brackets, simulated on a forked matcher. Once the
-spare budget is small, every sampled token is checked the same way before it is taken: if the
-document could no longer close in time after it, the walk out starts instead. The output
-therefore always parses and validates, within ``max_tokens`` whenever the way out fits when the
-budget first runs low; otherwise it runs past by the fewest tokens this walk needs (at most
-``CLOSING_ALLOWANCE``).
+say) from rambling until ``max_tokens`` cuts the JSON short, so the state measures the shortest
+way it knows to close the document — a greedy walk over the allowed tokens that prefers closing
+quotes and brackets, simulated on a forked matcher — at the first step and again each time half
+the spare budget is used. Once the spare budget is small, every sampled token is checked the same
+way before it is taken: if the document could no longer close in time after it, the walk out
+starts instead. The output therefore always parses and validates: within ``max_tokens`` whenever
+the way out from the start fits in it, else past it by at most ``CLOSING_ALLOWANCE`` tokens
+whenever the way out fits in that.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import xgrammar as xgr
 from ai_models.engine.schema_limits import PARAM, check_schema
 from ai_models.errors import InvalidRequestError, QueueFullError
 
-CLOSING_WINDOW = 48  # start measuring the way out when this few tokens remain
+FIRST_CHECK = 1 << 62  # measure the way out at the first step (see update_closing)
 CLOSING_ALLOWANCE = 256  # most tokens a completion may run past max_tokens to close the JSON
 GUARD_MARGIN = 16  # within this many spare tokens, check each sampled token still lets it close
 SEPARATORS = (", ", ": ")  # OpenAI's own spacing; the closing walk handles the spaces
@@ -192,7 +192,7 @@ class GrammarState:
         self.grammar = grammar
         self.matcher = matcher
         self.closing = False
-        self._next_check = CLOSING_WINDOW
+        self._next_check = FIRST_CHECK
         self._needed: int | None = None
         self._row_mask = xgr.allocate_token_bitmask(1, grammar.vocab_size)
 
@@ -225,13 +225,18 @@ class GrammarState:
         return self._walk_out(self.matcher.fork(), limit)
 
     def update_closing(self, remaining: int) -> None:
-        """Measure the way out when the budget runs low; close at once if it barely fits."""
-        if self.closing or remaining > min(CLOSING_WINDOW, self._next_check):
+        """Measure the way out once the budget is within reach of it; close when it barely fits.
+
+        The first look is at the first step: a schema with many required fields can need
+        hundreds of tokens to close, and a way out found too long only once it no longer fits
+        cannot be taken. Later looks come each time half the spare tokens are used. So the
+        document closes within ``max_tokens`` + ``CLOSING_ALLOWANCE`` whenever its shortest
+        way out from the start does; a way out longer than that closes at once.
+        """
+        if self.closing or remaining > self._next_check:
             return
-        self._needed = self.closing_length()
-        if self._needed is None:
-            self._next_check = remaining - 1
-        elif self._needed >= remaining - 1:
+        self._needed = self.closing_length(max(remaining, 0) + CLOSING_ALLOWANCE)
+        if self._needed is None or self._needed >= remaining - 1:
             self.closing = True
         else:  # measuring is not free: look again when half of the spare tokens are used
             self._next_check = remaining - max(1, (remaining - self._needed) // 2)
