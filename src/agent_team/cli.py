@@ -63,6 +63,9 @@ def worker(workers: int | None) -> None:
 def run(segment, extra, notes, model, niche, resume_id, fmt, out) -> None:
     """Turn a market segment into a plan in the foreground and write it to --out."""
     _check_writable(out)  # before the run: a plan that cannot be written wastes its model calls
+    if resume_id is not None and (segment or extra or notes or model or niche is not None):
+        # A resumed run keeps the brief it started with; ignoring these would mislead.
+        raise click.UsageError("--resume takes no segment, --segment, --notes, --model or --niche")
     settings = current_settings()
     database = open_database(settings)
     migrate.upgrade(database.engine)

@@ -99,6 +99,7 @@ def test_cli_run_writes_a_markdown_and_a_json_plan(tmp_path, database_url):
         (["run", "ok", "--out", "missing/p.md"], "--out"),
         (["run", "ok", "--niche", "8", "--out", "p.md"], "--niche"),
         (["run", "ok", "--model", "m" * 201, "--out", "p.md"], "model name"),
+        (["run", "--resume", "1", "--niche", "2", "--out", "p.md"], "--resume takes no"),
     ],
 )
 def test_cli_run_bad_input_is_one_line_and_writes_nothing(tmp_path, database_url, args, message):

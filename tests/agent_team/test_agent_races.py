@@ -7,6 +7,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 from scripted_model import ScriptedModel
 from sqlalchemy import select, update
 from test_agent_api import _start, api, scripted  # noqa: F401 - fixtures of the API tests
@@ -149,3 +150,27 @@ def test_a_worker_that_lost_its_run_does_not_overwrite_the_new_owners_outcome(da
     with database.session() as session:
         run = session.get(Run, run_id)
         assert (run.status, run.worker, run.finished_at) == (RunStatus.RUNNING, "w2", None)
+
+
+def test_thirty_parallel_overrides_of_different_keys_are_all_kept(app, client, api):  # noqa: F811
+    headers, project_id = api
+    run_id = _start(client, headers, project_id)
+    plan = client.get(f"/api/v1/runs/{run_id}/plan", headers=headers).get_json()
+    chosen = [a for a in plan["assumptions"] if not a["choices"]][:30]
+    assert len(chosen) == 30
+    values = {a["key"]: (a["minimum"] + a["maximum"]) / 2 for a in chosen}
+    barrier = threading.Barrier(len(values))
+
+    def send(key: str) -> int:
+        own = app.test_client()
+        barrier.wait()
+        body = {"overrides": {key: values[key]}}
+        return own.patch(
+            f"/api/v1/runs/{run_id}/assumptions", json=body, headers=headers
+        ).status_code
+
+    with ThreadPoolExecutor(len(values)) as pool:
+        assert set(pool.map(send, values)) == {200}
+    plan = client.get(f"/api/v1/runs/{run_id}/plan", headers=headers).get_json()
+    users = {a["key"]: a["value"] for a in plan["assumptions"] if a["source"] == "user"}
+    assert users == pytest.approx(values)
