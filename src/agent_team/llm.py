@@ -142,10 +142,12 @@ def describe_errors(exc: ValidationError) -> tuple[str, str]:
     """Return (first bad field, one line listing every error) for a validation failure."""
     parts, first = [], ""
     for error in exc.errors(include_url=False):
-        location = ".".join(str(part) for part in error["loc"]) or "(root)"
+        # A location can hold a key the model made up (an extra field): one line, and short,
+        # as it lands in the run's error and in the next prompt.
+        location = error_line(".".join(str(part) for part in error["loc"]), 80) or "(root)"
         first = first or location
-        parts.append(f"{location}: {error['msg']}")
-    return first or "(root)", "; ".join(parts)
+        parts.append(f"{location}: {error_line(error['msg'], 200)}")
+    return first or "(root)", error_line("; ".join(parts), 1500)
 
 
 class StructuredCaller:

@@ -89,3 +89,20 @@ def test_a_number_the_model_did_not_give_as_a_number_goes_back_to_it(value):
             Niche, model="m", messages=MESSAGES, meter=UsageMeter()
         )
     assert error.value.field == "importance"
+
+
+class StrictNiche(Niche):
+    """Niche refusing unknown fields, as every agent's output type does."""
+
+    model_config = {"extra": "forbid"}
+
+
+def test_a_made_up_key_in_the_reply_stays_one_short_line_in_the_error():
+    key = "x\n<script>" + "k" * 5000
+    reply = json.dumps({"name": "Legal translation QA", "importance": 8, key: 1, "y": [0] * 999})
+    with pytest.raises(StructuredOutputError) as error:
+        StructuredCaller(ScriptedServer([reply]).client(), retry_budget=0).call(
+            StrictNiche, model="m", messages=MESSAGES, meter=UsageMeter()
+        )
+    message = str(error.value)
+    assert "\n" not in message and len(message) < 2000 and len(error.value.field) <= 80
