@@ -37,9 +37,12 @@ def one_line(value: object) -> object:
 
     The platform refuses control characters in text (``paissive_income.text``); a model under a
     JSON grammar can still emit them, escaped. They carry no meaning in a plan, so they are
-    dropped here, and what is left must still meet the field's limits (else the model retries).
+    dropped here. Text that was only blanks stays one blank (the model's answer, shown as it
+    is, not replaced); an empty string still fails the field's limits and goes back to it.
     """
-    return " ".join(_CONTROLS.sub(" ", value).split()) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    return " ".join(_CONTROLS.sub(" ", value).split()) or value[:1] and " "
 
 
 def paragraph(value: object) -> object:
@@ -47,7 +50,7 @@ def paragraph(value: object) -> object:
     if not isinstance(value, str):
         return value
     lines = (" ".join(line.split()) for line in _PARAGRAPH_CONTROLS.sub(" ", value).split("\n"))
-    return "\n".join(lines).strip()
+    return "\n".join(lines).strip() or value[:1] and " "
 
 
 Short = Annotated[str, BeforeValidator(one_line), Field(min_length=1, max_length=80)]
