@@ -7,6 +7,7 @@ commits it as queued and then enqueues its id, so a job never sees an uncommitte
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -22,6 +23,8 @@ from agent_team.runs.worker import RunExecutor
 from paissive_income.cache import Cache
 from paissive_income.config import Settings
 from paissive_income.db import Database
+
+logger = logging.getLogger(__name__)
 
 
 def worker_name() -> str:
@@ -63,26 +66,38 @@ class AgentTeam:
             niche_index=niche_index,
             token_cap=self.settings.run_token_cap,
         )
-        self.queue.enqueue(run.id)
+        self._enqueue(run.id)
         return run
 
     def resume(self, session: Session, *, owner_id: int, run_id: int) -> Run:
         """Queue a failed, cancelled or over-budget run again from its last finished stage."""
         run = service.resume_run(session, owner_id=owner_id, run_id=run_id)
-        self.queue.enqueue(run.id)
+        self._enqueue(run.id)
         return run
 
     def rerun_from(self, session: Session, *, owner_id: int, run_id: int, stage: str) -> Run:
         """Make the stages from ``stage`` on again."""
         run = service.rerun_from(session, owner_id=owner_id, run_id=run_id, stage=stage)
-        self.queue.enqueue(run.id)
+        self._enqueue(run.id)
         return run
 
     def choose_niche(self, session: Session, *, owner_id: int, run_id: int, niche: int) -> Run:
         """Re-run the stages after research for another niche."""
         run = service.choose_niche(session, owner_id=owner_id, run_id=run_id, niche_index=niche)
-        self.queue.enqueue(run.id)
+        self._enqueue(run.id)
         return run
+
+    def _enqueue(self, run_id: int) -> None:
+        """Enqueue a committed run; a queue that is down leaves it to the sweepers, not a 500."""
+        try:
+            self.queue.enqueue(run_id)
+        except Exception:  # noqa: BLE001 - Redis or the jobs file failing must not undo the run
+            logger.warning(
+                "run %s is queued but its job could not be enqueued; a worker's sweep will "
+                "pick it up",
+                run_id,
+                exc_info=True,
+            )
 
 
 def build_team(

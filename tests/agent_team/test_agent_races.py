@@ -174,3 +174,18 @@ def test_thirty_parallel_overrides_of_different_keys_are_all_kept(app, client, a
     plan = client.get(f"/api/v1/runs/{run_id}/plan", headers=headers).get_json()
     users = {a["key"]: a["value"] for a in plan["assumptions"] if a["source"] == "user"}
     assert users == pytest.approx(values)
+
+
+def test_a_queue_that_is_down_leaves_the_run_queued_for_the_sweep(database, owner, tmp_path):
+    from agent_team.config import AgentSettings
+    from agent_team.team import AgentTeam
+
+    class DownQueue(JobQueue):
+        def enqueue(self, run_id: int) -> None:
+            raise ConnectionError("redis is down")
+
+    huey = create_huey(redis_url=None, instance_path=tmp_path)
+    team = AgentTeam(settings=AgentSettings(), queue=DownQueue(huey, database=database))
+    with database.session() as session:
+        run = team.start_run(session, owner_id=owner[0], project_id=owner[1], model="scripted")
+    assert _status(database, run.id) == RunStatus.QUEUED  # durable: a sweep enqueues it later
