@@ -49,8 +49,8 @@ def create():
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
-            flash(f"Project “{project.name}” created.", "success")
-            return redirect(url_for("projects.dashboard"))
+            flash(f"Project “{project.name}” created: run an analysis next.", "success")
+            return redirect(url_for("runs.project", project_id=project.id))
     return render_template(
         "projects/form.html", form=form, project=None
     ), 400 if form.errors else 200
@@ -73,7 +73,7 @@ def edit(project_id: int):
             _apply_errors(form, exc)
         else:
             flash("Project saved.", "success")
-            return redirect(url_for("projects.dashboard"))
+            return redirect(url_for("runs.project", project_id=project_id))
     return render_template(
         "projects/form.html", form=form, project=project
     ), 400 if form.errors else 200
