@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,6 +135,9 @@ def test_register_login_create_project_and_see_it(chromium, live_url, tmp_path):
     page.get_by_label("Market segments").fill("\n".join(SEGMENTS))
     page.get_by_label("Notes").fill("Start with commissions, then templates.")
     page.get_by_role("button", name="Create project").click()
+    page.wait_for_url(re.compile(re.escape(live_url) + r"/projects/\d+$"))  # the project page
+    assert page.get_by_role("button", name="Run analysis").is_visible()
+    page.get_by_role("link", name="Projects").click()
     page.wait_for_url(f"{live_url}/")
 
     project = page.locator("li.project").filter(has_text="Illustration marketplace")
