@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from browser_support import chromium  # noqa: F401  (the fixture, for every browser test)
 from paissive_income.config import Settings, load_settings
 from web_support import AuthActions
 

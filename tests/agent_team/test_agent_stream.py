@@ -15,8 +15,8 @@ from agent_team.plan import STAGE_ORDER
 
 @pytest.fixture(autouse=True)
 def scripted(monkeypatch):
-    """A scripted model slow enough (50 ms a call) that the stream sees the run working."""
-    with ScriptedServer(delay=0.05) as server:
+    """A scripted model slow enough (0.2 s a call) that the stream sees the run working."""
+    with ScriptedServer(delay=0.2) as server:
         monkeypatch.setenv("AI_MODELS_URL", server.url)
         monkeypatch.setenv("AI_CHAT_MODEL", "scripted")
         yield server
@@ -31,15 +31,20 @@ def project(app, client, auth) -> int:
 
 @pytest.fixture
 def consumer(app, project):
-    """A huey consumer thread working runs, as ``python run_ui.py`` has."""
+    """Start, when called, a huey consumer thread working runs, as ``python run_ui.py`` has."""
     queue = app.extensions["agent_team"].queue
     queue.huey.immediate = False
-    kept = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    worker = queue.consume(workers=1, block=False)
-    for sig, handler in kept.items():
-        signal.signal(sig, handler)  # huey's handlers would swallow Ctrl+C in pytest
-    yield worker
-    worker.stop(graceful=True)
+    started = []
+
+    def begin() -> None:
+        kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        started.append(queue.consume(workers=1, block=False))
+        for sig, handler in kept.items():
+            signal.signal(sig, handler)  # huey's handlers would swallow Ctrl+C in pytest
+
+    yield begin
+    for worker in started:
+        worker.stop(graceful=True)
 
 
 def frames(body: str) -> list[dict]:
@@ -57,14 +62,17 @@ def frames(body: str) -> list[dict]:
 
 @pytest.mark.slow
 def test_stream_of_a_working_run_has_every_stage_event_then_ends(client, project, consumer):
-    run_url = start(client, project).headers["Location"]
+    run_url = start(client, project).headers["Location"]  # queued: no worker yet
     began = time.monotonic()
     response = client.get(f"{run_url}/events")
     assert response.status_code == 200
     assert response.mimetype == "text/event-stream"
     assert response.headers["Cache-Control"] == "no-cache"
     assert response.headers["X-Accel-Buffering"] == "no"
-    chunks = list(response.response)  # as the server sends them
+    body = iter(response.response)
+    chunks = [next(body)]  # the stream is open before the run starts working
+    consumer()
+    chunks += list(body)  # as the server sends them, until it ends the stream
     assert time.monotonic() - began < 60
     assert len(chunks) > 3, "the events came in one piece, not live"
     parsed = frames("".join(c.decode() if isinstance(c, bytes) else c for c in chunks))

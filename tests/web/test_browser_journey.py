@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from browser_support import PageProblems, save_screenshot
 from live_server import live_server
 from paissive_income.config import load_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 EMAIL, PASSWORD = "newcomer@example.com", "correct horse battery"
 SEGMENTS = ("freelance illustrators", "indie game studios")
-
-# Records CSP violations in the page, since not every Chromium reports them on the console.
-RECORD_CSP_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__cspViolations.push(event.violatedDirective + " blocked " + event.blockedURI);
-});
-"""
 
 
 @pytest.fixture
@@ -57,51 +37,6 @@ def live_url(tmp_path) -> Iterator[str]:
         yield url
     services.cache.close()
     services.database.dispose()
-
-
-@pytest.fixture
-def chromium():
-    """Launch Debian's headless Chromium through Playwright, or skip when either is missing."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class PageProblems:
-    """Collect console errors, uncaught exceptions and failed requests seen by a page."""
-
-    def __init__(self, page) -> None:
-        self.page = page
-        self.seen: list[str] = []
-        page.add_init_script(RECORD_CSP_VIOLATIONS)
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.seen.append(f"page error: {error}"))
-        page.on("requestfailed", self._request_failed)
-        page.on("response", self._response)
-
-    def _request_failed(self, request) -> None:
-        # A navigation cancels what the page was still loading (net::ERR_ABORTED): on a busy
-        # machine that is the logo, and not a fault of the server.
-        if request.failure != "net::ERR_ABORTED":
-            self.seen.append(f"request failed: {request.url} ({request.failure})")
-
-    def _console(self, message) -> None:
-        if message.type in ("error", "warning"):
-            self.seen.append(f"console {message.type} on {self.page.url}: {message.text}")
-
-    def _response(self, response) -> None:
-        if response.status >= 400:
-            self.seen.append(f"HTTP {response.status} for {response.url}")
-
-    def check(self) -> None:
-        """Fail if the current page or any earlier one reported a problem."""
-        violations = self.page.evaluate("window.__cspViolations || []")
-        problems = self.seen + [f"CSP violation on {self.page.url}: {v}" for v in violations]
-        assert not problems, "\n".join(problems)
 
 
 def test_register_login_create_project_and_see_it(chromium, live_url, tmp_path):
@@ -146,13 +81,4 @@ def test_register_login_create_project_and_see_it(chromium, live_url, tmp_path):
     assert segments.all_inner_texts() == list(SEGMENTS)
     problems.check()
 
-    _save_screenshot(page, tmp_path / "dashboard.png")
-
-
-def _save_screenshot(page, path: Path) -> None:
-    """Save a full-page screenshot, and a copy in $SCREENSHOT_DIR when that is set."""
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 0
-    if target := os.environ.get("SCREENSHOT_DIR"):
-        Path(target).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(target) / path.name)
+    save_screenshot(page, tmp_path / "dashboard.png")

@@ -80,6 +80,8 @@ def _run(run_id: int) -> Run:
 def _run_form(project: Project) -> RunForm:
     form = RunForm()
     form.segments.choices = [(s, s) for s in project.market_segments]
+    default = _team().settings.model_for("research")
+    form.model.description = f"Leave empty for the default model ({default})."
     if not form.is_submitted():
         form.segments.data = list(project.market_segments)
     return form
@@ -106,15 +108,7 @@ def project(project_id: int):
         else:
             return redirect(url_for("runs.run", run_id=run.id))
     runs, total = service.list_runs(db_session(), owner_id=current_user.id, project_id=project.id)
-    default_model = _team().settings.model_for("research")
-    page = render_template(
-        "runs/project.html",
-        project=project,
-        runs=runs,
-        total=total,
-        form=form,
-        default_model=default_model,
-    )
+    page = render_template("runs/project.html", project=project, runs=runs, total=total, form=form)
     return page, 400 if form.errors else 200
 
 
