@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -142,7 +143,7 @@ def cache(request, tmp_path):
     if request.param == "disk":
         backend = DiskCache(tmp_path / "cache")
     else:
-        backend = RedisCache(request.getfixturevalue("redis_url"), prefix=f"t{id(tmp_path)}:")
+        backend = RedisCache(request.getfixturevalue("redis_url"), prefix=f"t{uuid.uuid4().hex}:")
     yield backend
     backend.close()
 
