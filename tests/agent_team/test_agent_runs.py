@@ -271,3 +271,74 @@ def test_a_bad_model_name_is_refused_before_any_row_is_written(database, owner, 
     assert error.value.field == "model"
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Run)) == 0
+
+
+def test_a_locked_database_fails_the_run_clearly_and_resume_finishes_it(tmp_path):
+    import json
+    import sqlite3
+    import time
+
+    from scripted_model import pricing
+
+    from paissive_income.db import Database, migrate
+
+    path = tmp_path / "locked.db"
+    database = Database(f"sqlite:///{path}")
+    migrate.upgrade(database.engine)
+    owner = make_owner(database)
+    run_id = _create(database, owner)
+
+    def hold_the_lock() -> None:  # another process writing for longer than the busy timeout
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        time.sleep(6.5)
+        other.execute("ROLLBACK")
+        other.close()
+
+    def pricing_while_locked(prompt: str) -> str:
+        threading.Thread(target=hold_the_lock, daemon=True).start()
+        time.sleep(0.3)
+        return json.dumps(pricing(prompt))
+
+    model = ScriptedModel(overrides={"Pricing": pricing_while_locked})
+    assert executor_for(database, model).execute(run_id) == "failed"
+    run = _run(database, run_id)
+    assert run.error.startswith("the database could not be written (database is locked)")
+    with database.session() as session:
+        stages = set(service.stored_artifacts(session, run_id))
+        assert stages == {"research", "solution"}  # nothing half-written, finished stages kept
+        service.resume_run(session, owner_id=owner[0], run_id=run_id)
+    again = ScriptedModel()
+    assert executor_for(database, again).execute(run_id) == "succeeded"
+    assert again.calls("NicheIdeas") == 0 and again.calls("Pricing") == 1
+    database.dispose()
+
+
+def test_jobs_travel_through_redis_when_it_is_configured(
+    database, owner, model, redis_url, tmp_path
+):
+    import time
+
+    from huey import RedisHuey
+
+    from agent_team.runs.tasks import JobQueue, create_huey
+
+    huey = create_huey(redis_url=redis_url, instance_path=tmp_path)
+    assert isinstance(huey, RedisHuey)
+    huey.flush()
+    queue = JobQueue(
+        huey, database=database, executor_factory=lambda: executor_for(database, model)
+    )
+    run_id = _create(database, owner)
+    queue.enqueue(run_id)
+    queue.enqueue(run_id)  # a duplicate job: the second finds the run taken
+    assert huey.pending_count() == 2
+    consumer = queue.consume(workers=2, block=False)
+    try:
+        deadline = time.monotonic() + 60
+        while _run(database, run_id).status != RunStatus.SUCCEEDED:
+            assert time.monotonic() < deadline, "the run never finished"
+            time.sleep(0.1)
+    finally:
+        queue.stop(consumer)
+    assert model.calls("NicheIdeas") == 1 and huey.pending_count() == 0

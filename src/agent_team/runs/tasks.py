@@ -99,6 +99,11 @@ class JobQueue:
             consumer.start()
         return consumer
 
+    def stop(self, consumer: Consumer) -> None:
+        """Stop a background consumer (running jobs finish first) and the sweeper."""
+        self._stop.set()
+        consumer.stop(graceful=True)
+
     def _sweep_forever(self) -> None:
         while not self._stop.wait(self.stale_seconds / 2):
             try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import openai
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from agent_team.agents.base import RunCancelled, StageContext
@@ -208,6 +208,10 @@ class RunExecutor:
             return RunStatus.BUDGET_EXCEEDED, str(exc)
         except (LLMError, ConfigError, StageInputError) as exc:
             return RunStatus.FAILED, str(exc)
+        except OperationalError as exc:  # locked, full or gone: the finished stages are kept
+            reason = str(exc.orig or exc).strip().splitlines()[0][:200]
+            logger.warning("run %s: database error: %s", run_id, reason)
+            return RunStatus.FAILED, f"the database could not be written ({reason}); resume the run"
         except Exception:  # noqa: BLE001 - any bug must end as a failed run, not a stuck one
             logger.exception("run %s failed with an internal error", run_id)
             return (
