@@ -215,3 +215,25 @@ def test_a_plan_that_cannot_be_written_is_one_line_and_leaves_no_file(tmp_path):
     with pytest.raises(click.ClickException, match="cannot write the plan"):
         _write_atomically(target, "# Plan")
     assert [path.name for path in tmp_path.iterdir()] == ["plan.md"]
+
+
+def test_ctrl_c_leaves_a_resumable_run_and_resume_finishes_it(tmp_path, database_url):
+    out = tmp_path / "plan.md"
+    with ScriptedServer(delay=0.3) as server:
+        env = _env(tmp_path, database_url, server.url)
+        command = [sys.executable, "-m", "paissive_income", "run", "translators", "--out", str(out)]
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            _wait(lambda: server.model.calls("ConceptProposal") >= 1, 90, "the solution stage")
+        finally:
+            process.send_signal(signal.SIGINT)
+            _stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == 1 and "interrupted; resume with --resume 1" in stderr
+        assert "Traceback" not in stderr and not out.exists()
+        calls = server.model.calls("NicheIdeas")
+        resumed = _cli(env, "run", "--resume", "1", "--out", str(out))
+        assert resumed.returncode == 0, resumed.stderr
+    assert out.read_text().startswith("# Plan: translators")
+    assert server.model.calls("NicheIdeas") == calls == 1  # research was kept, not redone
