@@ -115,7 +115,7 @@ def test_quiet_stream_sends_heartbeats_and_ends_for_the_browser_to_reconnect(
     assert not any("event" in f for f in parsed)  # no "end": the run is not finished
 
 
-@pytest.mark.parametrize("bad", ["-1", "x", "1" * 13, "²", "1.5"])
+@pytest.mark.parametrize("bad", ["-1", "x", "1" * 13, "²", "1.5", "9" * 12, " 1", "1_0"])
 def test_a_malformed_last_event_id_is_a_400(client, project, bad):
     run_url = start(client, project).headers["Location"]
     assert client.get(f"{run_url}/events", headers={"Last-Event-ID": bad}).status_code == 400

@@ -26,6 +26,7 @@ from agent_team.plan import STAGE_ORDER
 from agent_team.runs import events, service
 from agent_team.runs.models import FINISHED, Run, RunEvent, RunStatus
 from paissive_income.context import db_session, services
+from paissive_income.db.base import MAX_INTEGER_ID
 from paissive_income.forms import ActionForm, SafeForm
 from paissive_income.projects.models import Project
 
@@ -212,7 +213,8 @@ def _event_id(text: str | None) -> int | None:
         return 0
     if not (text.isascii() and text.isdigit() and len(text) <= 12):
         return None
-    return int(text)
+    number = int(text)
+    return number if number <= MAX_INTEGER_ID else None  # beyond any id: the database refuses
 
 
 def _events(
