@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from paissive_income.config import load_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -79,3 +83,26 @@ def save_screenshot(page, path: Path) -> None:
     if target := os.environ.get("SCREENSHOT_DIR"):
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(target) / path.name)
+
+
+@contextmanager
+def fresh_app(tmp_path: Path) -> Iterator:
+    """Yield a new app on SQLite in ``tmp_path`` with its schema at head; close it after."""
+    from paissive_income.db import migrate
+    from paissive_income.web import create_app
+
+    settings = load_settings(
+        {},
+        instance_path=tmp_path / "instance",
+        database_url=f"sqlite:///{tmp_path / 'web.db'}",
+        secret_key="browser-test-secret-" + "x" * 32,
+        log_level="WARNING",
+    )
+    app = create_app(settings)
+    services = app.extensions["paissive"]
+    migrate.upgrade(services.database.engine)
+    try:
+        yield app
+    finally:
+        services.cache.close()
+        services.database.dispose()

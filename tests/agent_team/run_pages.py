@@ -1,8 +1,13 @@
-"""Helpers for tests of the run pages: create a project and start a run through the real forms."""
+"""Helpers for tests of the run pages: the scripted model, a worker, projects and runs by form."""
 
 from __future__ import annotations
 
 import re
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from scripted_model import ScriptedServer
 
 from web_support import csrf_token
 
@@ -31,3 +36,23 @@ def start(client, project_id: int, **fields):
     data = {"csrf_token": csrf_token(page), "model": "", **fields}
     data.setdefault("segments", SEGMENTS)
     return client.post(f"/projects/{project_id}", data=data)
+
+
+@contextmanager
+def scripted_model(monkeypatch, *, delay: float = 0.0) -> Iterator[ScriptedServer]:
+    """Serve the scripted model; point the environment at it (create the app inside)."""
+    with ScriptedServer(delay=delay) as server:
+        monkeypatch.setenv("AI_MODELS_URL", server.url)
+        monkeypatch.setenv("AI_CHAT_MODEL", "scripted")
+        yield server
+
+
+def start_consumer(app):
+    """Start a huey consumer thread working the app's runs, as ``python run_ui.py`` does."""
+    queue = app.extensions["agent_team"].queue
+    queue.huey.immediate = False
+    kept = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    consumer = queue.consume(workers=1, block=False)
+    for sig, handler in kept.items():
+        signal.signal(sig, handler)  # huey's handlers would swallow Ctrl+C in the tests
+    return consumer

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import signal
 from collections.abc import Iterator
 
 import pytest
-from scripted_model import ScriptedServer
+from run_pages import scripted_model, start_consumer
 
-from browser_support import PageProblems, save_screenshot
+from browser_support import PageProblems, fresh_app, save_screenshot
 from live_server import live_server
-from paissive_income.config import load_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,33 +33,13 @@ ALL_DONE_LIVE = """() => window.__seen
 @pytest.fixture
 def live_url(tmp_path, monkeypatch) -> Iterator[str]:
     """Serve the app with a scripted model (0.6 s a call) and a consumer thread working runs."""
-    from paissive_income.db import migrate
-    from paissive_income.web import create_app
-
-    with ScriptedServer(delay=0.6) as model:
-        monkeypatch.setenv("AI_MODELS_URL", model.url)
-        monkeypatch.setenv("AI_CHAT_MODEL", "scripted")
-        settings = load_settings(
-            {},
-            instance_path=tmp_path / "instance",
-            database_url=f"sqlite:///{tmp_path / 'web.db'}",
-            secret_key="browser-test-secret-" + "x" * 32,
-            log_level="WARNING",
-        )
-        app = create_app(settings)
-        services = app.extensions["paissive"]
-        migrate.upgrade(services.database.engine)
-        kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-        consumer = app.extensions["agent_team"].queue.consume(workers=1, block=False)
-        for sig, handler in kept.items():
-            signal.signal(sig, handler)
+    with scripted_model(monkeypatch, delay=0.6), fresh_app(tmp_path) as app:
+        consumer = start_consumer(app)
         try:
             with live_server(app) as url:
                 yield url
         finally:
             consumer.stop(graceful=True)
-            services.cache.close()
-            services.database.dispose()
 
 
 def test_run_an_analysis_and_watch_it_to_the_verdict(chromium, live_url, tmp_path):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from run_pages import create_project, start
-from scripted_model import ScriptedServer
+from run_pages import create_project, scripted_model, start
 
 from agent_team.runs.models import Run
 from web_support import AuthActions, csrf_token
@@ -13,9 +12,7 @@ from web_support import AuthActions, csrf_token
 @pytest.fixture(autouse=True)
 def scripted(monkeypatch):
     """The scripted model server, set in the environment before the app reads its settings."""
-    with ScriptedServer() as server:
-        monkeypatch.setenv("AI_MODELS_URL", server.url)
-        monkeypatch.setenv("AI_CHAT_MODEL", "scripted")
+    with scripted_model(monkeypatch) as server:
         yield server
 
 

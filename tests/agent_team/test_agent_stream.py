@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import signal
 import time
 
 import pytest
-from run_pages import create_project, start
-from scripted_model import ScriptedServer
+from run_pages import create_project, scripted_model, start, start_consumer
 
 from agent_team.plan import STAGE_ORDER
 
@@ -16,9 +14,7 @@ from agent_team.plan import STAGE_ORDER
 @pytest.fixture(autouse=True)
 def scripted(monkeypatch):
     """A scripted model slow enough (0.2 s a call) that the stream sees the run working."""
-    with ScriptedServer(delay=0.2) as server:
-        monkeypatch.setenv("AI_MODELS_URL", server.url)
-        monkeypatch.setenv("AI_CHAT_MODEL", "scripted")
+    with scripted_model(monkeypatch, delay=0.2) as server:
         yield server
 
 
@@ -31,18 +27,10 @@ def project(app, client, auth) -> int:
 
 @pytest.fixture
 def consumer(app, project):
-    """Start, when called, a huey consumer thread working runs, as ``python run_ui.py`` has."""
-    queue = app.extensions["agent_team"].queue
-    queue.huey.immediate = False
+    """Start, when called, a consumer thread working runs (stopped after the test)."""
+    app.extensions["agent_team"].queue.huey.immediate = False
     started = []
-
-    def begin() -> None:
-        kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-        started.append(queue.consume(workers=1, block=False))
-        for sig, handler in kept.items():
-            signal.signal(sig, handler)  # huey's handlers would swallow Ctrl+C in pytest
-
-    yield begin
+    yield lambda: started.append(start_consumer(app))
     for worker in started:
         worker.stop(graceful=True)
 

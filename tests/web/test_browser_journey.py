@@ -7,9 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from browser_support import PageProblems, save_screenshot
+from browser_support import PageProblems, fresh_app, save_screenshot
 from live_server import live_server
-from paissive_income.config import load_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -20,23 +19,8 @@ SEGMENTS = ("freelance illustrators", "indie game studios")
 @pytest.fixture
 def live_url(tmp_path) -> Iterator[str]:
     """Serve a fresh app on SQLite in ``tmp_path`` over real HTTP."""
-    from paissive_income.db import migrate
-    from paissive_income.web import create_app
-
-    settings = load_settings(
-        {},
-        instance_path=tmp_path / "instance",
-        database_url=f"sqlite:///{tmp_path / 'web.db'}",
-        secret_key="browser-test-secret-" + "x" * 32,
-        log_level="WARNING",
-    )
-    app = create_app(settings)
-    services = app.extensions["paissive"]
-    migrate.upgrade(services.database.engine)
-    with live_server(app) as url:
+    with fresh_app(tmp_path) as app, live_server(app) as url:
         yield url
-    services.cache.close()
-    services.database.dispose()
 
 
 def test_register_login_create_project_and_see_it(chromium, live_url, tmp_path):
