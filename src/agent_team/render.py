@@ -126,6 +126,12 @@ def _money_section(plan: Plan) -> list[str]:
             for t in m.tiers
         ),
     )
+    above = ", ".join(cell(name) for name in m.tiers_above_willingness) or "none"
+    lines += [
+        f"Willingness to pay: {_money(m.willingness_to_pay)} a month; "
+        f"ARPA {_money(m.arpa)}; tiers priced above it: {above}.",
+        "",
+    ]
     scenarios = (
         ("low", m.projections.low),
         ("base", m.projections.base),

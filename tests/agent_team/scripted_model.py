@@ -121,6 +121,7 @@ def build(prompt: str) -> dict:
 
 def pricing(prompt: str) -> dict:
     return {
+        "willingness_to_pay": _est(59.0, "Agencies pay $29-49 for weaker tools."),
         "tiers": [
             {
                 "name": "Solo",
@@ -134,7 +135,7 @@ def pricing(prompt: str) -> dict:
                 "mix": _est(0.3, "Fewer but larger buyers."),
                 "features": ["Term checker", "Quality report PDF"],
             },
-        ]
+        ],
     }
 
 

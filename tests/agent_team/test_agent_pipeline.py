@@ -205,3 +205,16 @@ def test_control_characters_in_model_text_are_dropped_and_empty_text_is_sent_bac
     with pytest.raises(StructuredOutputError) as caught:
         run_pipeline(context=_context(model), store=MemoryStore())
     assert caught.value.field == "headline" and model.calls("Copy") == 3
+
+
+def test_willingness_to_pay_is_an_assumption_the_tiers_are_checked_against():
+    store = MemoryStore()
+    plan = run_pipeline(context=_context(ScriptedModel()), store=store)
+    assert plan.monetization.willingness_to_pay == 59.0
+    assert plan.monetization.tiers_above_willingness == ["Agency"]  # $79 > $59
+    lowered = compute_plan(
+        brief=BRIEF,
+        artifacts=load_artifacts(store.artifacts()),
+        overrides={"pricing.willingness_to_pay": 10},
+    )
+    assert lowered.monetization.tiers_above_willingness == ["Solo", "Agency"]

@@ -14,8 +14,9 @@ from pydantic import Field
 from agent_team.agents.base import Short, StageContext, Strict
 from agent_team.assumptions import Assumption, Quantity
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: willingness to pay
 PRICE = Quantity("Monthly price", "$ per month", 0, 10_000)
+WTP = Quantity("Willingness to pay", "$ per month", 0, 10_000)
 MIX = Quantity("Share of new customers", "share", 0, 1)
 VISITORS = Quantity("Visitors in month 1", "visitors per month", 0, 10_000_000, integer=True)
 VISITOR_GROWTH = Quantity("Visitor growth", "share per month", -0.5, 1)
@@ -38,8 +39,9 @@ class TierProposal(Strict):
 
 
 class Pricing(Strict):
-    """The first answer: 1–4 paid tiers."""
+    """The first answer: what a typical customer would pay, and 1–4 paid tiers."""
 
+    willingness_to_pay: WTP.estimate  # type: ignore[valid-type]
     tiers: list[TierProposal] = Field(min_length=1, max_length=4)
 
 
@@ -61,7 +63,7 @@ class MonetizationArtifact(Strict):
     """The monetization stage's validated output."""
 
     kind: Literal["monetization"] = "monetization"
-    version: Literal[1] = SCHEMA_VERSION
+    version: Literal[2] = SCHEMA_VERSION
     pricing: Pricing
     funnel: Funnel
 
@@ -75,9 +77,11 @@ def run(context: StageContext, *, niche: dict, solution: dict) -> MonetizationAr
         [
             lambda: context.ask(
                 Pricing,
-                "Price this product in 1 to 4 paid monthly tiers, grounded in the competitors' "
-                "prices and what the customers would pay. For each tier give the monthly price in "
-                "dollars, the share of new customers who would pick it, and its features.",
+                "First estimate the most a typical customer would pay per month for this product "
+                "(willingness to pay, dollars). Then price it in 1 to 4 paid monthly tiers, "
+                "grounded in the competitors' prices and that willingness to pay. For each tier "
+                "give the monthly price in dollars, the share of new customers who would pick it, "
+                "and its features.",
                 facts,
             ),
             lambda: context.ask(
@@ -95,7 +99,8 @@ def run(context: StageContext, *, niche: dict, solution: dict) -> MonetizationAr
 
 def assumptions(artifact: MonetizationArtifact) -> list[Assumption]:
     """Return every number of the monetization stage as an assumption keyed ``pricing.…``."""
-    found: list[Assumption] = []
+    wtp = artifact.pricing.willingness_to_pay
+    found: list[Assumption] = [WTP.from_estimate("pricing.willingness_to_pay", wtp)]
     for i, tier in enumerate(artifact.pricing.tiers):
         key = f"pricing.tiers.{i}"
         found.append(PRICE.from_estimate(f"{key}.monthly_price", tier.monthly_price))

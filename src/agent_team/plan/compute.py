@@ -234,12 +234,15 @@ def monetization_view(artifact, values: AssumptionSet) -> MonetizationView:
     inputs = projection_inputs(artifact, values)
     mix_total = sum(tier.mix for tier in inputs.tiers)
     arpa = sum(tier.monthly_price * tier.mix for tier in inputs.tiers) / mix_total
+    wtp = values.value("pricing.willingness_to_pay")
     return MonetizationView(
         tiers=[
             {**tier.model_dump(), "features": list(artifact.pricing.tiers[i].features)}
             for i, tier in enumerate(inputs.tiers)
         ],
         arpa=arpa,
+        willingness_to_pay=wtp,
+        tiers_above_willingness=[tier.name for tier in inputs.tiers if tier.monthly_price > wtp],
         projections=eco.project_scenarios(inputs=inputs),
         unit_economics=None,
         break_even_month=None,

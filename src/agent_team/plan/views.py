@@ -59,6 +59,8 @@ class MonetizationView(BaseModel):
 
     tiers: list[dict[str, Any]]
     arpa: float
+    willingness_to_pay: float
+    tiers_above_willingness: list[str]
     projections: eco.ScenarioProjections
     unit_economics: eco.UnitEconomics | None = None
     break_even_month: int | None = None
