@@ -142,7 +142,7 @@ def test_a_killed_worker_loses_nothing_and_no_stage_runs_twice(tmp_path, databas
     from paissive_income.db import migrate
 
     migrate.upgrade(database.engine)
-    from conftest import make_owner
+    from agent_support import make_owner
 
     owner, project = make_owner(database)
     with ScriptedServer(delay=0.3) as server:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from agent_support import executor_for
 from scripted_model import ScriptedModel
 from sqlalchemy import select, update
 from test_agent_api import _start, api, scripted  # noqa: F401 - fixtures of the API tests
@@ -15,7 +16,6 @@ from test_agent_api import _start, api, scripted  # noqa: F401 - fixtures of the
 from agent_team.runs import service
 from agent_team.runs.models import Run, RunArtifact, RunStatus
 from agent_team.runs.tasks import JobQueue, create_huey
-from conftest import executor_for
 from paissive_income.db.base import utcnow
 
 

@@ -7,13 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from agent_support import executor_for, make_owner
 from scripted_model import ScriptedModel
 from sqlalchemy import func, select, update
 
 from agent_team.runs import events, service
 from agent_team.runs.models import Run, RunArtifact, RunStatus
 from agent_team.runs.worker import claim_run
-from conftest import executor_for, make_owner
 from paissive_income.cache import DiskCache
 from paissive_income.db.base import utcnow
 
