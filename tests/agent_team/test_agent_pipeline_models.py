@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,16 +32,27 @@ pytestmark = pytest.mark.slow
 KEY = "agent-test-key"
 
 
-@pytest.fixture(scope="module")
-def tiny_server(tmp_path_factory):
-    path = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"), context_length=16384)
+@contextmanager
+def serving(spec: ModelSpec, home: Path, *, ready_within: float) -> Iterator[BackgroundServer]:
+    """Serve ``spec`` on an ephemeral port (behind ``KEY``) until the block ends, once ready."""
     settings = ModelServiceSettings(
         MODEL_DEVICE="cpu",
         LOG_LEVEL="WARNING",
         MODEL_SERVER_API_KEYS=KEY,
         MAX_BATCH_SIZE=8,
-        PAISSIVE_MODELS_HOME=str(tmp_path_factory.mktemp("home")),
+        PAISSIVE_MODELS_HOME=str(home),
     )
+    with BackgroundServer(create_app(settings, specs=[spec])) as server:
+        deadline = time.monotonic() + ready_within
+        while httpx.get(f"{server.url}/readyz").status_code != 200:
+            assert time.monotonic() < deadline, f"{spec.name} never became ready"
+            time.sleep(0.2)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tiny_server(tmp_path_factory):
+    path = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"), context_length=16384)
     spec = ModelSpec(
         name="tiny-chat",
         task="text-generation",
@@ -47,11 +60,7 @@ def tiny_server(tmp_path_factory):
         source=str(path),
         options=ModelOptions(context_length=16384),
     )
-    with BackgroundServer(create_app(settings, specs=[spec])) as server:
-        deadline = time.monotonic() + 120
-        while httpx.get(f"{server.url}/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "the model server never became ready"
-            time.sleep(0.1)
+    with serving(spec, tmp_path_factory.mktemp("home"), ready_within=120) as server:
         yield server
 
 
@@ -89,21 +98,10 @@ def _smollm2_gguf() -> Path:
 
 @pytest.fixture(scope="module")
 def smollm2_server(tmp_path_factory):
-    settings = ModelServiceSettings(
-        MODEL_DEVICE="cpu",
-        LOG_LEVEL="WARNING",
-        MODEL_SERVER_API_KEYS=KEY,
-        MAX_BATCH_SIZE=8,
-        PAISSIVE_MODELS_HOME=str(tmp_path_factory.mktemp("home")),
-    )
     spec = ModelSpec(
         name="smollm2", task="text-generation", backend="transformers", source=str(_smollm2_gguf())
     )
-    with BackgroundServer(create_app(settings, specs=[spec])) as server:
-        deadline = time.monotonic() + 600
-        while httpx.get(f"{server.url}/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "SmolLM2 never became ready"
-            time.sleep(0.5)
+    with serving(spec, tmp_path_factory.mktemp("home"), ready_within=600) as server:
         yield server
 
 
