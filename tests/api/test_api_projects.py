@@ -121,3 +121,20 @@ def test_openapi_document_is_valid_and_matches_routes(client):
     schema = document["components"]["schemas"]["ProjectIn"]
     assert schema["required"] == ["name", "market_segments"]
     assert schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=101",
+        "limit=1_0",
+        "limit=%20 5",
+        "offset=-1",
+        "limit=²",
+        "offset=" + "9" * 5000,
+    ],
+)
+def test_paging_takes_plain_numbers_in_range_only(client, token, query):
+    response = client.get(f"/api/v1/projects?{query}", headers=_h(token))
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_request"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g
 
 from agent_team.plan import Plan
 from agent_team.runs import events, service
@@ -21,16 +21,12 @@ from paissive_income.api import api_v1
 from paissive_income.api.auth import token_required
 from paissive_income.api.body import parse_body
 from paissive_income.api.errors import error_response
+from paissive_income.api.query import INVALID, PAGING, number_arg, paging
 from paissive_income.api.spec import operation
 from paissive_income.context import db_session
 from paissive_income.db.base import MAX_INTEGER_ID
 
 TAG = "runs"
-INVALID = object()  # a query argument that is present but not a valid number
-PAGING = {
-    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
-    "offset": {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER_ID, "default": 0},
-}
 
 
 def team() -> AgentTeam:
@@ -51,21 +47,6 @@ def _conflict(exc: service.RunStateError):
 @api_v1.errorhandler(service.RunInputError)
 def _invalid(exc: service.RunInputError):
     return error_response(422, "invalid", str(exc), [{"field": exc.field, "message": str(exc)}])
-
-
-def _number_arg(name: str, default, *, low: int, high: int):
-    """Return query argument ``name`` as an int in [low, high], ``default`` if absent, or INVALID.
-
-    ASCII digits only: ``int()`` also takes "٣", "1_0" and " 1", and ``str.isdigit`` takes "²",
-    which ``int()`` then refuses with an exception; and short, as ``int()`` refuses (raises on)
-    more than 4,300 digits.
-    """
-    text = request.args.get(name)
-    if text is None:
-        return default
-    if not (text.isascii() and text.isdigit() and len(text) <= 12) or not low <= int(text) <= high:
-        return INVALID
-    return int(text)
 
 
 def _run(run) -> dict:
@@ -111,15 +92,14 @@ def start_run(project_id: int):
 @token_required
 def list_runs():
     """Return a page of the caller's runs, newest first (of one project with ``project_id``)."""
-    limit = _number_arg("limit", 50, low=1, high=100)
-    offset = _number_arg("offset", 0, low=0, high=MAX_INTEGER_ID)
-    project_id = _number_arg("project_id", None, low=1, high=MAX_INTEGER_ID)
-    if INVALID in (limit, offset, project_id):
+    page = paging()
+    project_id = number_arg("project_id", None, low=1, high=MAX_INTEGER_ID)
+    if page is None or project_id is INVALID:
         return error_response(
             400, "bad_request", "limit must be 1-100, offset 0 or more, project_id a valid id."
         )
     items, total = service.list_runs(
-        db_session(), owner_id=g.api_user.id, project_id=project_id, limit=limit, offset=offset
+        db_session(), owner_id=g.api_user.id, project_id=project_id, limit=page[0], offset=page[1]
     )
     return RunList(items=[RunOut.model_validate(r) for r in items], total=total).model_dump(
         mode="json"
@@ -261,7 +241,7 @@ def resume_run(run_id: int):
 @token_required
 def run_events(run_id: int):
     """Return the run's events after the id ``after`` (poll, or stream them from the web)."""
-    after = _number_arg("after", 0, low=0, high=MAX_INTEGER_ID)
+    after = number_arg("after", 0, low=0, high=MAX_INTEGER_ID)
     if after is INVALID:
         return error_response(400, "bad_request", "after must be an event id (0 or more).")
     run = service.get_run(db_session(), owner_id=g.api_user.id, run_id=run_id)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g
 
 from paissive_income.api import api_v1
 from paissive_income.api.auth import token_required
 from paissive_income.api.body import parse_body
 from paissive_income.api.errors import error_response
+from paissive_income.api.query import PAGING, paging
 from paissive_income.api.spec import operation
 from paissive_income.context import db_session
 from paissive_income.db.base import MAX_INTEGER_ID
@@ -15,24 +16,11 @@ from paissive_income.projects import service
 from paissive_income.projects.schemas import ProjectIn, ProjectList, ProjectOut, ProjectPatch
 
 TAG = "projects"
-PAGING = {
-    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
-    "offset": {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER_ID, "default": 0},
-}
 
 
 @api_v1.errorhandler(service.ProjectNotFound)
 def _not_found(exc: service.ProjectNotFound):
     return error_response(404, "not_found", f"Project {exc.args[0]} was not found.")
-
-
-def _paging() -> tuple[int, int] | None:
-    try:
-        limit = int(request.args.get("limit", 50))
-        offset = int(request.args.get("offset", 0))
-    except ValueError:
-        return None
-    return (limit, offset) if 1 <= limit <= 100 and 0 <= offset <= MAX_INTEGER_ID else None
 
 
 @operation(
@@ -48,13 +36,13 @@ def _paging() -> tuple[int, int] | None:
 @token_required
 def list_projects():
     """Return a page of the caller's projects."""
-    paging = _paging()
-    if paging is None:
+    page = paging()
+    if page is None:
         return error_response(
             400, "bad_request", f"limit must be 1-100 and offset 0-{MAX_INTEGER_ID}."
         )
     items, total = service.list_projects(
-        db_session(), owner_id=g.api_user.id, limit=paging[0], offset=paging[1]
+        db_session(), owner_id=g.api_user.id, limit=page[0], offset=page[1]
     )
     return ProjectList(items=[ProjectOut.model_validate(p) for p in items], total=total).model_dump(
         mode="json"
