@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,8 +32,14 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-@pytest.fixture
-def chromium():
+# The page widths every screenshot is taken at: a desktop and a phone.
+WIDTHS = (1280, 390)
+# axe-core impacts that fail a test (minor and moderate ones are left to review).
+FAILING_IMPACTS = ("serious", "critical")
+
+
+@contextmanager
+def launch_chromium() -> Iterator:
     """Launch Debian's headless Chromium through Playwright, or skip when either is missing."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     if not CHROMIUM.exists():
@@ -41,6 +48,13 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def chromium():
+    """Debian's headless Chromium for one test."""
+    with launch_chromium() as browser:
+        yield browser
 
 
 class PageProblems:
@@ -76,13 +90,71 @@ class PageProblems:
         assert not problems, "\n".join(problems)
 
 
+def axe_violations(page) -> list[str]:
+    """Run the bundled axe-core on the current page; describe each serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{page.url}: {v['id']} ({v['impact']}): {v['help']}\n"
+        + "\n".join(_axe_node(node) for node in v["nodes"])
+        for v in found
+        if v["impact"] in FAILING_IMPACTS
+    ]
+
+
+def _axe_node(node: dict) -> str:
+    why = " ".join((node.get("failureSummary") or "").split())
+    return f"    at {' '.join(map(str, node['target']))}: {node['html'][:160]}\n      {why[:300]}"
+
+
+def check_axe(page) -> None:
+    """Fail, listing rule, impact, help and nodes, if axe-core finds a serious or critical problem."""
+    violations = axe_violations(page)
+    assert not violations, "axe-core found:\n" + "\n".join(violations)
+
+
+def screenshot_folder(name: str, tmp_path_factory) -> Path:
+    """Return the folder for a test's screenshots: $SCREENSHOT_DIR/<name> or a pytest temp folder."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
+    if target := os.environ.get("SCREENSHOT_DIR"):
+        folder = Path(target) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp(name, numbered=True)
+
+
+@pytest.fixture
+def screenshots(request, tmp_path_factory) -> Path:
+    """The folder this test's screenshots go to (see ``screenshot_folder``)."""
+    return screenshot_folder(request.node.name, tmp_path_factory)
+
+
 def save_screenshot(page, path: Path) -> None:
-    """Save a full-page screenshot, and a copy in $SCREENSHOT_DIR when that is set."""
+    """Save a full-page screenshot, and a copy in $SCREENSHOT_DIR when that is set (and not there)."""
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 0
-    if target := os.environ.get("SCREENSHOT_DIR"):
+    if (target := os.environ.get("SCREENSHOT_DIR")) and not path.is_relative_to(target):
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(target) / path.name)
+
+
+def save_screenshots(
+    page, folder: Path, name: str, *, check: Callable | None = None, height: int = 800
+) -> list[Path]:
+    """At each of ``WIDTHS``: size the page, run ``check(page)``, save ``<name>-<width>.png``.
+
+    The viewport is left at the last width (390): callers that go on set the one they need.
+    """
+    paths = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": height})
+        if check is not None:
+            check(page)
+        path = folder / f"{name}-{width}.png"
+        save_screenshot(page, path)
+        paths.append(path)
+    return paths
 
 
 @contextmanager

@@ -1,0 +1,195 @@
+"""Every page, light and dark, desktop and phone: axe-core finds no serious or critical problem.
+
+One app and one browser serve the whole module; its data (users, projects, runs in each state,
+a token) is made once through the real forms. Screenshots of each page go to the folder
+``screenshot_folder("accessibility")`` names ($SCREENSHOT_DIR/accessibility when that is set).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "agent_team"))  # the scripted model helpers
+from run_pages import create_project, scripted_model, start  # noqa: E402
+
+from agent_team.runs.models import Run, RunStatus  # noqa: E402
+from browser_support import (  # noqa: E402
+    PageProblems,
+    check_axe,
+    fresh_app,
+    launch_chromium,
+    save_screenshots,
+    screenshot_folder,
+)
+from live_server import live_server  # noqa: E402
+from web_support import AuthActions, csrf_token  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "correct horse battery"
+OWNER, MEMBER, NEWCOMER = "owner@example.com", "member@example.com", "newcomer@example.com"
+
+
+@dataclass
+class Site:
+    """The served app, the ids of what was made in it, and a browser context per user and scheme."""
+
+    url: str
+    ids: dict[str, int]
+    browser: object
+    folder: Path
+    contexts: dict = field(default_factory=dict)
+
+    def context(self, who: str | None, scheme: str):
+        """Return a browser context in ``scheme`` logged in as ``who`` (None: logged out)."""
+        key = (who, scheme)
+        if key not in self.contexts:
+            context = self.browser.new_context(
+                color_scheme=scheme, viewport={"width": 1280, "height": 800}
+            )
+            if who is not None:
+                login = context.request.get(f"{self.url}/login").text()
+                form = {"email": who, "password": PASSWORD, "csrf_token": csrf_token(login)}
+                answer = context.request.post(f"{self.url}/login", form=form, max_redirects=0)
+                assert answer.status == 302, f"login of {who} failed"
+            self.contexts[key] = context
+        return self.contexts[key]
+
+
+def _set_run(app, run_id: int, **values) -> None:
+    """Put a run into a state directly (a worker mid-stage, or one that failed)."""
+    with app.extensions["paissive"].database.session() as session:
+        run = session.get(Run, run_id)
+        for name, value in values.items():
+            setattr(run, name, value)
+        session.commit()
+
+
+def _make_data(app) -> dict[str, int]:
+    """Users, projects and runs in each state the pages show, made through the real forms."""
+    queue = app.extensions["agent_team"].queue
+    ids = {}
+    with app.test_client() as client:
+        auth = AuthActions(client)
+        auth.register(OWNER, PASSWORD)  # the first account: an admin
+        auth.token("laptop")
+        auth.token("ci")
+        ids["project"] = create_project(client)
+        queue.huey.immediate = True  # runs finish inside the request
+        finished = start(client, ids["project"]).headers["Location"]
+        ids["run"] = int(finished.rsplit("/", 1)[1])
+        second = start(client, ids["project"], segments=["translation agencies"])
+        ids["run2"] = int(second.headers["Location"].rsplit("/", 1)[1])
+        queue.huey.immediate = False  # no worker: these stay queued until set below
+        for name in ("running", "failed"):
+            ids[name] = int(start(client, ids["project"]).headers["Location"].rsplit("/", 1)[1])
+        auth.logout()
+        auth.register(MEMBER, PASSWORD)
+        create_project(client)
+        auth.logout()
+        auth.register(NEWCOMER, PASSWORD)
+    _set_run(app, ids["running"], status=RunStatus.RUNNING, stage="research",
+             step="Assessing niche 2 of 4: Subtitle timing assistant", prompt_tokens=1200)
+    _set_run(app, ids["failed"], status=RunStatus.FAILED, stage="research",
+             error="the model server did not answer within 60 seconds")
+    return ids
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[Site]:
+    """Serve one app with its data, and one Chromium, for the whole module."""
+    with (
+        pytest.MonkeyPatch.context() as monkeypatch,
+        scripted_model(monkeypatch),
+        fresh_app(tmp_path_factory.mktemp("a11y")) as app,
+    ):
+        ids = _make_data(app)
+        with live_server(app) as url, launch_chromium() as browser:
+            folder = screenshot_folder("accessibility", tmp_path_factory)
+            site = Site(url=url, ids=ids, browser=browser, folder=folder)
+            yield site
+            for context in site.contexts.values():
+                context.close()
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One page: its name, path (formatted with the ids), who sees it and what it must show."""
+
+    name: str
+    path: str
+    heading: str  # a pattern the page's h1 matches: proof it is the page meant
+    who: str | None = OWNER
+    status: int = 200
+    prepare: Callable | None = None  # what to do on the page before checking it
+    missing: str | None = None  # why it is skipped: a page not built yet (the owner in brackets)
+
+
+def _tab(name: str) -> Callable:
+    def open_tab(page) -> None:
+        page.get_by_role("tab", name=name).click()
+        assert page.get_by_role("tabpanel", name=name).is_visible()
+
+    return open_tab
+
+
+PLAN_TABS = ("Summary", "Niches", "Solution", "Monetization", "Marketing", "Assumptions")
+NO_TABS = "the plan tabs are not built yet (H1)"
+
+PAGES = [
+    Spec("landing", "/", r"", who=None, missing="the landing page is not built yet (H4)"),
+    Spec("login", "/login", r"^Log in$", who=None),
+    Spec("register", "/register", r"^Create your account$", who=None),
+    Spec("dashboard-empty", "/", r"^Your projects$", who=NEWCOMER),
+    Spec("dashboard", "/", r"^Your projects$"),
+    Spec("project-new", "/projects/new", r"^New project$"),
+    Spec("project-edit", "/projects/{project}/edit", r"^Edit project$"),
+    Spec("project-delete", "/projects/{project}/delete", r"^Delete"),
+    Spec("project", "/projects/{project}", r"^Translators$"),
+    Spec("run-running", "/runs/{running}", r"^Run \d+$"),
+    Spec("run-failed", "/runs/{failed}", r"^Run \d+$"),
+    Spec("run-finished", "/runs/{run}", r"^Run \d+$"),
+    *[
+        Spec(f"run-tab-{tab.lower()}", "/runs/{run}", r"^Run \d+$", prepare=_tab(tab),
+             missing=NO_TABS)
+        for tab in PLAN_TABS
+    ],
+    Spec("compare", "/runs/compare?a={run}&b={run2}", r"", missing="compare is not built yet (H1)"),
+    Spec("sample-plan", "/sample-plan", r"", who=None, missing="the sample plan is not built yet (H1)"),
+    Spec("account", "/account", r"^Your account$"),
+    Spec("admin-users", "/admin/users", r"^Users$"),
+    Spec("api-reference", "/api/v1/docs", r"", missing="the API reference is not built yet (H4)"),
+    Spec("not-found", "/no/such/page", r"^404", who=None, status=404),
+    Spec("not-found-logged-in", "/runs/999999", r"^404", status=404),
+]
+
+
+def _param(spec: Spec, scheme: str):
+    marks = [pytest.mark.skip(reason=spec.missing)] if spec.missing else []
+    return pytest.param(spec, scheme, id=f"{spec.name}-{scheme}", marks=marks)
+
+
+@pytest.mark.parametrize(
+    ("spec", "scheme"), [_param(spec, scheme) for spec in PAGES for scheme in ("light", "dark")]
+)
+def test_page_has_no_serious_accessibility_problem(site, spec, scheme):
+    page = site.context(spec.who, scheme).new_page()
+    problems = PageProblems(page)
+    try:
+        response = page.goto(site.url + spec.path.format(**site.ids))
+        assert response.status == spec.status, f"{spec.name}: HTTP {response.status}"
+        assert re.search(spec.heading, page.locator("h1").first.inner_text().strip())
+        if spec.prepare:
+            spec.prepare(page)
+        save_screenshots(page, site.folder, f"{spec.name}-{scheme}", check=check_axe)
+        if spec.status != 200:  # the page's own status is what was asked for
+            problems.seen = [s for s in problems.seen if str(spec.status) not in s]
+        problems.check()
+    finally:
+        page.close()
