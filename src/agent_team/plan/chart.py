@@ -91,6 +91,7 @@ class Chart:
     x_ticks: tuple[Tick, ...]
     y_ticks: tuple[Tick, ...]
     lines: tuple[Line, ...]
+    mark: Tick | None = None
 
 
 def mrr_series(projections: eco.ScenarioProjections) -> dict[str, tuple[float, ...]]:
@@ -124,8 +125,13 @@ def money_label(value: float) -> str:
     return f"${digits}{suffix}"
 
 
-def mrr_chart(projections: eco.ScenarioProjections, layout: Layout = WIDE) -> Chart:
-    """Return the chart of the scenarios' MRR: month 1 at the left, 0 at the bottom."""
+def mrr_chart(
+    projections: eco.ScenarioProjections, layout: Layout = WIDE, *, mark: int | None = None
+) -> Chart:
+    """Return the chart of the scenarios' MRR: month 1 at the left, 0 at the bottom.
+
+    ``mark`` is a month to mark with a vertical rule (the break-even month), if in range.
+    """
     series = mrr_series(projections)
     months = len(series["base"])
     box = layout.box
@@ -152,6 +158,7 @@ def mrr_chart(projections: eco.ScenarioProjections, layout: Layout = WIDE) -> Ch
         x_ticks=tuple(Tick(m, x(m), str(m)) for m in sorted(set(shown)) if m <= months),
         y_ticks=tuple(Tick(t, y(t), money_label(t)) for t in ticks),
         lines=lines,
+        mark=Tick(mark, x(mark), f"Break-even, month {mark}") if mark and mark <= months else None,
     )
 
 
