@@ -77,6 +77,7 @@ def settings(tmp_path, database_url) -> Settings:
         database_url=database_url,
         secret_key="test-secret-key-" + "x" * 32,
         log_level="WARNING",
+        open_registration=True,  # tests register several users; tests/auth test the closed default
     )
 
 

@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     cache_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=5000, ge=1, le=65535)
-    open_registration: bool = True
+    # Off by default: the first registration still creates the admin; then admin invites or opens.
+    open_registration: bool = False
     trust_proxy: int = Field(default=0, ge=0, le=10)
     login_max_attempts_per_account: int = Field(default=5, ge=1)
     login_max_attempts_per_ip: int = Field(default=20, ge=1)

@@ -120,16 +120,27 @@ def has_users(session: Session) -> bool:
     return session.scalar(select(User.id).limit(1)) is not None
 
 
+def registration_open(session: Session, *, open_registration: bool) -> bool:
+    """Say whether anyone may register: always for the first (admin) account, then by setting."""
+    return open_registration or not has_users(session)
+
+
 def list_users(session: Session) -> list[User]:
     """Return every user, oldest first."""
     return list(session.scalars(select(User).order_by(User.id)))
 
 
-def update_user(session: Session, *, actor: User, user_id: int, role: Role, disabled: bool) -> User:
-    """Change a user's role or disabled flag; an admin cannot lock themselves out."""
+def get_user(session: Session, user_id: int) -> User:
+    """Return the user with ``user_id``, or raise AccountError."""
     user = session.get(User, user_id)
     if user is None:
         raise AccountError("No such user.")
+    return user
+
+
+def update_user(session: Session, *, actor: User, user_id: int, role: Role, disabled: bool) -> User:
+    """Change a user's role or disabled flag; an admin cannot lock themselves out."""
+    user = get_user(session, user_id)
     if user.id == actor.id and (role != Role.ADMIN or disabled):
         raise AccountError("You cannot remove your own admin role or disable yourself.")
     newly_disabled = disabled and not user.disabled
@@ -171,11 +182,17 @@ def list_tokens(session: Session, *, user: User) -> list[ApiToken]:
     return list(session.scalars(query))
 
 
-def revoke_token(session: Session, *, user: User, token_id: int) -> None:
-    """Revoke one of the user's own tokens."""
+def get_token(session: Session, *, user: User, token_id: int) -> ApiToken:
+    """Return one of the user's own tokens (another user's is "No such token.")."""
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
         raise AccountError("No such token.")
+    return token
+
+
+def revoke_token(session: Session, *, user: User, token_id: int) -> None:
+    """Revoke one of the user's own tokens."""
+    token = get_token(session, user=user, token_id=token_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         session.commit()
