@@ -108,7 +108,7 @@ def _readiness_checks(services: Services) -> dict:
 
 def _register_blueprints(app: Flask) -> None:
     from agent_team.runs import api as _runs_api  # noqa: F401  (routes + handlers)
-    from agent_team.runs import plan_pages
+    from agent_team.runs import assumption_pages, plan_pages
     from agent_team.runs import views as run_views
     from paissive_income.api import api_v1
     from paissive_income.api import views as _api_views  # noqa: F401  (routes + handlers)
@@ -126,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(project_views.bp)
     app.register_blueprint(run_views.bp)
     app.register_blueprint(plan_pages.bp)
+    app.register_blueprint(assumption_pages.bp)
 
 
 def _html_error(exc: HTTPException):
