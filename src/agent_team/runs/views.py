@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterator
-
 from flask import (
     Blueprint,
     Response,
@@ -25,6 +21,7 @@ from wtforms.validators import Length, ValidationError
 from agent_team.plan import STAGE_ORDER
 from agent_team.runs import events, service
 from agent_team.runs.models import FINISHED, Run, RunEvent, RunStatus
+from agent_team.runs.stream import BUSY_RETRY_MS, RETRY_MS, StreamSlots, sse_events
 from paissive_income.context import db_session, services
 from paissive_income.db.base import MAX_INTEGER_ID
 from paissive_income.forms import ActionForm, SafeForm
@@ -34,8 +31,8 @@ bp = Blueprint("runs", __name__)
 
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
-# One stream ends after this long and the browser reconnects with Last-Event-ID, so a stream
-# never holds a web worker past the server's request timeout.
+# One stream ends after this long and the browser reconnects with Last-Event-ID: a proxy's read
+# timeout never cuts a stream, and the stream's thread is handed back now and then.
 STREAM_SECONDS = 50.0
 
 
@@ -195,16 +192,24 @@ def stream(run_id: int):
         abort(400)
     db_session().rollback()  # hold no connection while streaming; each poll opens its own
     config = current_app.config
-    body = _events(
+    slots = current_app.extensions.setdefault("run_streams", StreamSlots())
+    live = slots.take(config.get("RUN_EVENTS_MAX_STREAMS"))
+    # Without a free slot (the worker's threads are kept for pages): one poll, and the browser
+    # comes back later for the rest, with Last-Event-ID.
+    body = sse_events(
         services().database,
         run.id,
         after,
         poll=config.get("RUN_EVENTS_POLL_SECONDS", POLL_SECONDS),
         heartbeat=config.get("RUN_EVENTS_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
-        limit=config.get("RUN_EVENTS_STREAM_SECONDS", STREAM_SECONDS),
+        limit=config.get("RUN_EVENTS_STREAM_SECONDS", STREAM_SECONDS) if live else 0.0,
+        retry_ms=RETRY_MS if live else BUSY_RETRY_MS,
     )
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return Response(body, mimetype="text/event-stream", headers=headers)
+    response = Response(body, mimetype="text/event-stream", headers=headers)
+    if live:
+        response.call_on_close(slots.give_back)  # also when the client leaves mid-stream
+    return response
 
 
 def _event_id(text: str | None) -> int | None:
@@ -215,47 +220,3 @@ def _event_id(text: str | None) -> int | None:
         return None
     number = int(text)
     return number if number <= MAX_INTEGER_ID else None  # beyond any id: the database refuses
-
-
-def _events(
-    database, run_id: int, after: int, *, poll: float, heartbeat: float, limit: float
-) -> Iterator[str]:
-    """Yield SSE frames of the run's events; a comment line when quiet; end when the run ends."""
-    yield "retry: 2000\n\n"
-    began = last_sent = time.monotonic()
-    while True:
-        with database.session() as session:
-            # The status first: the last event is committed with it, so a run seen finished
-            # here has every one of its events visible to the query below.
-            row = session.get(Run, run_id)
-            if row is None:
-                return  # the project (and so the run) was deleted
-            status = row.status
-            items = events.events_since(session, run_id=run_id, after_id=after)
-            frames = [_frame(event) for event in items]
-        if items:
-            after = items[-1].id
-            last_sent = time.monotonic()
-            yield "".join(frames)
-        if status in FINISHED and not items:
-            yield f"event: end\ndata: {json.dumps({'status': status.value})}\n\n"
-            return
-        now = time.monotonic()
-        if now - began >= limit:
-            return  # the browser reconnects with Last-Event-ID
-        if now - last_sent >= heartbeat:
-            last_sent = now
-            yield ": heartbeat\n\n"
-        time.sleep(poll)
-
-
-def _frame(event) -> str:
-    data = {
-        "id": event.id,
-        "kind": event.kind,
-        "stage": event.stage,
-        "detail": event.detail,
-        "at": event.created_at.isoformat(),
-    }
-    # json.dumps escapes newlines, so one data line always holds the whole event.
-    return f"id: {event.id}\ndata: {json.dumps(data)}\n\n"

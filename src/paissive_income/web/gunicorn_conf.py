@@ -4,10 +4,21 @@ Run: ``gunicorn -c python:paissive_income.web.gunicorn_conf "paissive_income.web
 Upgrade the schema first (``paissive-income db upgrade``): workers never migrate, so several
 workers or replicas starting together cannot race on the schema.
 
+Workers are ``gthread``: each process serves ``GUNICORN_THREADS`` requests at once, so a run
+page's live progress (a server-sent event stream, open for the whole run) holds one thread, not
+a whole process. The main loop of a gthread worker tells the master it is alive, so a stream
+longer than ``GUNICORN_TIMEOUT`` is not killed (a sync worker would be). Not gevent: its
+monkey-patching would have to reach psycopg, SQLAlchemy's pool, Argon2 and torch's threads,
+for streams that spend their time asleep between two database polls. Streams may take at most
+half of a worker's threads (``RUN_EVENTS_MAX_STREAMS``, set on the app in ``post_worker_init``);
+beyond that a stream answers what is there and asks the browser to come back, so pages never
+wait behind streams.
+
 Environment: ``GUNICORN_BIND`` (default ``0.0.0.0:$PORT``, ``PORT`` default 5000),
-``WEB_CONCURRENCY`` (workers, default 2), ``GUNICORN_TIMEOUT`` (seconds, default 60),
-``LOG_LEVEL`` (gunicorn's own messages too), ``PROMETHEUS_MULTIPROC_DIR`` (set it with more
-than one worker, so ``/metrics`` adds up every worker's samples).
+``WEB_CONCURRENCY`` (worker processes, default 2), ``GUNICORN_THREADS`` (threads per worker,
+default 32), ``GUNICORN_TIMEOUT`` (seconds a worker may go silent, default 60), ``LOG_LEVEL``
+(gunicorn's own messages too), ``PROMETHEUS_MULTIPROC_DIR`` (set it with more than one worker,
+so ``/metrics`` adds up every worker's samples).
 """
 
 from __future__ import annotations
@@ -34,6 +45,10 @@ def _positive_int(name: str, default: int) -> int:
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_positive_int('PORT', 5000)}"
 workers = _positive_int("WEB_CONCURRENCY", 2)
+worker_class = "gthread"
+threads = _positive_int("GUNICORN_THREADS", 32)
+# Live run streams a worker serves at once; the other threads are kept for pages and the API.
+MAX_STREAMS = threads // 2
 timeout = _positive_int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = 30
 # The app writes its own JSON access log line per request (with the request id).
@@ -64,3 +79,10 @@ def on_starting(server) -> None:
 def child_exit(server, worker) -> None:
     """Drop a finished worker's live gauges (in-flight requests) from ``/metrics``."""
     mark_worker_dead(worker.pid)
+
+
+def post_worker_init(worker) -> None:
+    """Tell the app how many live streams this worker may hold (half of its threads)."""
+    config = getattr(worker.wsgi, "config", None)
+    if config is not None:  # a Flask app; anything else serves no streams of ours
+        config["RUN_EVENTS_MAX_STREAMS"] = MAX_STREAMS
