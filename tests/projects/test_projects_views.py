@@ -16,10 +16,11 @@ def _create(client, name="Side hustle", segments="freelance illustrators\nindie 
     )
 
 
-def test_dashboard_requires_login(client):
-    response = client.get("/")
-    assert response.status_code == 302
-    assert "/login" in response.headers["Location"]
+def test_project_pages_require_login(client):
+    for path in ("/projects/new", "/projects/1/edit", "/projects/1/delete"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert "/login" in response.headers["Location"]
 
 
 def test_create_project_shows_on_dashboard(client, auth):
@@ -30,13 +31,20 @@ def test_create_project_shows_on_dashboard(client, auth):
     assert "indie game studios" in html
 
 
+def test_a_new_project_lands_on_its_page_with_run_analysis_offered(client, auth):
+    auth.register()
+    response = _create(client)
+    assert response.headers["Location"] == "/projects/1"
+    page = client.get("/projects/1").get_data(as_text=True)
+    assert "Project “Side hustle” created: run an analysis next." in page
+    assert "Run analysis" in page
+
+
 def test_create_project_without_segments_is_refused(client, auth):
     auth.register()
     response = _create(client, segments="   \n  ")
     assert response.status_code == 400
-    assert "This field is required" in response.get_data(
-        as_text=True
-    ) or "at least 1" in response.get_data(as_text=True)
+    assert 'id="market_segments-error"' in response.get_data(as_text=True)
     assert "Side hustle" not in client.get("/").get_data(as_text=True)
 
 

@@ -1,15 +1,15 @@
-"""API-wide routes and error handlers: the OpenAPI document and the error shape."""
+"""API-wide routes and error handlers: the OpenAPI document, its reference page, the error shape."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import jsonify, request
+from flask import jsonify, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from paissive_income import __version__
-from paissive_income.api import api_v1
+from paissive_income.api import api_v1, reference
 from paissive_income.api.errors import error_response, http_error, validation_error
 from paissive_income.api.spec import build_openapi
 from paissive_income.context import rollback_db_session
@@ -20,7 +20,24 @@ log = logging.getLogger(__name__)
 @api_v1.get("/openapi.json")
 def openapi_document():
     """Serve the OpenAPI document built from the same schemas the code validates with."""
-    return jsonify(build_openapi("pAIssive Income API", __version__))
+    return jsonify(_document())
+
+
+@api_v1.get("/reference")
+def reference_page():
+    """Show the OpenAPI document as a page for people: operations by tag, schemas, curl examples."""
+    document = _document()
+    return render_template(
+        "api/reference.html",
+        document=document,
+        groups=reference.operations_by_tag(document, request.url_root),
+        schemas=reference.schema_docs(document),
+        token_variable=reference.TOKEN_VARIABLE,
+    )
+
+
+def _document() -> dict:
+    return build_openapi("pAIssive Income API", __version__)
 
 
 api_v1.register_error_handler(ValidationError, validation_error)

@@ -59,9 +59,18 @@ Notes = Annotated[
 
 
 def _omit_defaults(schema: dict) -> None:
-    """Leave the null defaults of the optional patch fields out of the JSON schema."""
+    """Leave the patch fields' null defaults out of the JSON schema, and give an example."""
     for prop in schema.get("properties", {}).values():
         prop.pop("default", None)
+    schema["examples"] = [{"notes": "Evenings and weekends only."}]
+
+
+# The example the API reference page shows in its curl commands.
+PROJECT_EXAMPLE = {
+    "name": "Side project",
+    "market_segments": ["freelance illustrators", "indie game studios"],
+    "notes": "Evenings and weekends only.",
+}
 
 
 def _dedupe(segments: list[str]) -> list[str]:
@@ -75,7 +84,7 @@ def _dedupe(segments: list[str]) -> list[str]:
 class ProjectIn(BaseModel):
     """A project as created or replaced by a user."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [PROJECT_EXAMPLE]})
 
     name: Name
     market_segments: Segments

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from pydantic import ValidationError
 
-from paissive_income.context import db_session
+from paissive_income.auth.service import has_users
+from paissive_income.context import db_session, services
 from paissive_income.forms import ActionForm
-from paissive_income.projects import service
+from paissive_income.projects import listing, service
 from paissive_income.projects.forms import ProjectForm
 
 bp = Blueprint("projects", __name__)
@@ -29,11 +32,35 @@ def _apply_errors(form: ProjectForm, exc: ValidationError) -> None:
 
 
 @bp.get("/")
-@login_required
 def dashboard():
-    """List the user's projects."""
-    projects, total = service.list_projects(db_session(), owner_id=current_user.id)
-    return render_template("projects/dashboard.html", projects=projects, total=total)
+    """List the user's projects a page at a time; a visitor not logged in gets the landing page."""
+    if not current_user.is_authenticated:
+        return _landing()
+    parsed = listing.parse_listing()
+    page = service.page_of_projects(
+        db_session(),
+        owner_id=current_user.id,
+        query=parsed.query,
+        page=parsed.page,
+        per_page=listing.PER_PAGE,
+    )
+    return render_template(
+        "projects/dashboard.html",
+        page=page,
+        query=parsed.query,
+        errors=parsed.errors,
+        sort_labels=listing.SORT_LABELS,
+        order_words=listing.order_words(parsed.query),
+        listing_args=listing.listing_args,
+        unfiltered=replace(parsed.query, search=""),
+        page_numbers=listing.page_numbers(page.page, page.pages),
+    ), 400 if parsed.errors else 200
+
+
+def _landing():
+    """Say what the product does, with the sample plan; offer registration only when open."""
+    can_register = services().settings.open_registration or not has_users(db_session())
+    return render_template("landing.html", can_register=can_register)
 
 
 @bp.route("/projects/new", methods=["GET", "POST"])
