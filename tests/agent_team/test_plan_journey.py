@@ -1,0 +1,323 @@
+"""The plan in a real browser, as a new user goes through it, with a scripted fast model.
+
+``test_journey_*`` are the steps of one journey on one page, in order (each needs the one before:
+a step whose predecessor did not pass is skipped, saying so). The other tests stand alone:
+cancel and resume, a failed run, a phone, the keyboard only. One app, worker and browser serve
+the whole module. Screenshots of each step at 1280 and 390 px go to the folder
+``screenshot_folder("plan-journey")`` names ($SCREENSHOT_DIR/plan-journey when that is set).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from run_pages import scripted_model, start_consumer
+
+from browser_support import (
+    PageProblems,
+    fresh_app,
+    launch_chromium,
+    save_screenshots,
+    screenshot_folder,
+)
+from live_server import live_server
+from scripted_model import ScriptedServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "correct horse battery"
+SEGMENTS = "freelance translators\ntranslation agencies"
+STEP_DELAY = 0.25  # seconds the scripted model takes a call: slow enough to watch, fast to test
+
+# Records each state a stage takes on the page as it was loaded (a reload loses it); returns
+# the states the stages had when the watch began.
+WATCH_STAGES = """() => {
+  window.__seen = [];
+  new MutationObserver((changes) => changes.forEach((change) => window.__seen.push(
+    change.target.dataset.stage + ":" + change.target.dataset.state
+  ))).observe(document.querySelector(".stages"), {subtree: true, attributeFilter: ["data-state"]});
+  return Object.fromEntries([...document.querySelectorAll(".stage")].map(
+    (stage) => [stage.dataset.stage, stage.dataset.state]));
+}"""
+# Once every stage is done on that same page (so through the event stream): what was seen.
+ALL_DONE_LIVE = """() => window.__seen
+  && document.querySelectorAll('.stage[data-state="done"]').length === 4
+  && window.__seen"""
+
+
+@dataclass
+class Site:
+    """The served app, its scripted model and one browser."""
+
+    url: str
+    model: ScriptedServer
+    browser: object
+    folder: Path
+    users: int = 0
+
+    def new_user(self, *, width: int = 1280, **context):
+        """Register a new user through the form in a new context; return its page."""
+        self.users += 1
+        browser_context = self.browser.new_context(
+            viewport={"width": width, "height": 800}, accept_downloads=True, **context
+        )
+        page = browser_context.new_page()
+        page.goto(f"{self.url}/register")
+        page.get_by_label("Email").fill(f"user{self.users}@example.com")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("Repeat password").fill(PASSWORD)
+        page.get_by_role("button", name="Register").click()
+        page.wait_for_url(f"{self.url}/")
+        return page
+
+    def shoot(self, page, name: str) -> None:
+        """Screenshots of the page at 1280 and 390 px; the page is left at 1280."""
+        save_screenshots(page, self.folder, name)
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[Site]:
+    """Serve one app with a scripted model and a worker thread, and one Chromium, for the module."""
+    with (
+        pytest.MonkeyPatch.context() as monkeypatch,
+        scripted_model(monkeypatch, delay=STEP_DELAY) as model,
+        fresh_app(tmp_path_factory.mktemp("journey")) as app,
+    ):
+        consumer = start_consumer(app)
+        try:
+            with live_server(app) as url, launch_chromium() as browser:
+                folder = screenshot_folder("plan-journey", tmp_path_factory)
+                yield Site(url=url, model=model, browser=browser, folder=folder)
+        finally:
+            consumer.stop(graceful=True)
+
+
+def create_project(site: Site, page, name: str = "Translators") -> str:
+    """Create a project through the form; return the URL of the project page it lands on."""
+    page.goto(f"{site.url}/projects/new")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Market segments").fill(SEGMENTS)
+    page.get_by_label("Notes").fill("I want 60k a year.")
+    page.get_by_role("button", name="Create project").click()
+    page.wait_for_url(re.compile(re.escape(site.url) + r"/projects/\d+$"))
+    return page.url
+
+
+def watch_to_the_end(page) -> list[str]:
+    """Follow the open run page until every stage is done; each one not done yet ends live.
+
+    Returns the states seen on the page, in order (so through the event stream, not a reload).
+    """
+    before = page.evaluate(WATCH_STAGES)
+    seen = page.wait_for_function(ALL_DONE_LIVE, timeout=60_000, polling=50).json_value()
+    assert before["marketing"] != "done", "the run had ended before the page was watched"
+    for stage, state in before.items():
+        if state != "done":
+            assert f"{stage}:done" in seen, f"{stage} was not seen ending live: {seen}"
+    return seen
+
+
+def wait_for_plan(page) -> None:
+    """Wait for the finished run page (the page reloads itself) to show the plan."""
+    page.get_by_role("heading", name=re.compile(r"^Verdict: (go|pivot|no-go)$")).wait_for(
+        timeout=20_000
+    )
+
+
+def wait_for_status(page, status: str) -> None:
+    """Wait until the run page's status reads ``status``."""
+    page.wait_for_function(
+        "(status) => document.getElementById('run-status').textContent.trim() === status",
+        arg=status,
+        timeout=60_000,
+    )
+
+
+# The journey: one user, one page, step by step.
+
+
+@dataclass
+class Journey:
+    """What the steps share: the page, the URLs reached and which steps passed."""
+
+    page: object = None
+    problems: PageProblems | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+    passed: list[str] = field(default_factory=list)
+
+    def after(self, step: str) -> None:
+        """Skip this step unless ``step`` passed (a failure there is reported there)."""
+        if step not in self.passed:
+            pytest.skip(f"needs the step '{step}', which did not pass")
+
+
+@pytest.fixture(scope="module")
+def journey(site) -> Iterator[Journey]:
+    """The journey's shared state; its browser context is closed at the end."""
+    state = Journey()
+    yield state
+    if state.page is not None:
+        state.page.context.close()
+
+
+def test_journey_register_and_create_a_project(site, journey):
+    journey.page = page = site.new_user()
+    journey.problems = PageProblems(page)
+    project_url = create_project(site, page)
+    assert page.get_by_role("heading", name="Translators", level=1).is_visible()
+    assert page.get_by_role("button", name="Run analysis").is_visible()
+    journey.urls["project"] = project_url
+    site.shoot(page, "01-project")
+    journey.problems.check()
+    journey.passed.append("create")
+
+
+def test_journey_run_an_analysis_and_watch_it_live_to_the_end(site, journey):
+    journey.after("create")
+    page = journey.page
+    page.get_by_role("button", name="Run analysis").click()
+    page.wait_for_url(re.compile(re.escape(site.url) + r"/runs/\d+$"))
+    journey.urls["run"] = page.url
+    page.locator('.stage[data-stage="research"][data-state="running"]').wait_for()
+    site.shoot(page, "02-run-working")
+    seen = watch_to_the_end(page)
+    assert "marketing:running" in seen and "marketing:done" in seen, seen
+    wait_for_plan(page)
+    assert page.locator("#run-status").inner_text() == "succeeded"
+    site.shoot(page, "03-run-finished")
+    journey.problems.check()
+    journey.passed.append("run")
+
+
+# Standalone: cancel and resume, a failed run, a phone, the keyboard only.
+
+
+def start_run(site: Site, page, model: str) -> str:
+    """Create a project and start a run of it on ``model``; return the run page's URL.
+
+    Model replies are cached by model and prompt: a model name of its own per test makes every
+    call of its run reach the (slow) scripted model, as a first run does.
+    """
+    create_project(site, page)
+    page.get_by_label("Model").fill(model)
+    page.get_by_role("button", name="Run analysis").click()
+    page.wait_for_url(re.compile(re.escape(site.url) + r"/runs/\d+$"))
+    return page.url
+
+
+def test_cancel_a_working_run_then_resume_it_without_redoing_research(site):
+    page = site.new_user()
+    problems = PageProblems(page)
+    site.model.delay = 1.0  # time enough to cancel before the run ends
+    try:
+        start_run(site, page, "scripted-cancel")
+        page.locator('.stage[data-stage="research"][data-state="done"]').wait_for(timeout=30_000)
+        ideas = site.model.model.calls("NicheIdeas")
+        page.get_by_role("button", name="Cancel run").click()
+        wait_for_status(page, "cancelled")
+    finally:
+        site.model.delay = STEP_DELAY
+    resume = page.get_by_role("button", name="Resume run")
+    resume.wait_for()
+    assert page.locator('.stage[data-stage="research"][data-state="done"]').count() == 1
+    assert page.locator('.stage[data-stage="marketing"][data-state="done"]').count() == 0
+    site.shoot(page, "cancelled")
+    resume.click()
+    watch_to_the_end(page)
+    wait_for_plan(page)
+    assert page.locator("#run-status").inner_text() == "succeeded"
+    assert site.model.model.calls("NicheIdeas") == ideas, "research was done again"
+    problems.check()
+
+
+def test_a_failed_run_shows_its_error_and_resume_finishes_it(site):
+    page = site.new_user()
+    problems = PageProblems(page)
+    site.model.model.overrides["Pricing"] = lambda prompt: '{"tiers": "not a list"}'
+    try:
+        start_run(site, page, "scripted-failing")
+        wait_for_status(page, "failed")
+        error = page.get_by_role("alert").filter(has_text="The run stopped:")
+        error.wait_for()
+        ideas = site.model.model.calls("NicheIdeas")
+    finally:
+        del site.model.model.overrides["Pricing"]
+    assert "Pricing" in error.inner_text() or "tiers" in error.inner_text(), error.inner_text()
+    assert page.locator('.stage[data-stage="solution"][data-state="done"]').count() == 1
+    assert page.locator('.stage[data-stage="monetization"][data-state="failed"]').count() == 1
+    site.shoot(page, "failed")
+    page.get_by_role("button", name="Resume run").click()
+    watch_to_the_end(page)
+    wait_for_plan(page)
+    assert page.locator("#run-status").inner_text() == "succeeded"
+    assert site.model.model.calls("NicheIdeas") == ideas, "research was done again"
+    problems.check()
+
+
+def assert_fits_a_phone(page) -> None:
+    """Fail if the page scrolls sideways at 390 px."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{page.url} is {width} px wide on a 390 px phone"
+
+
+def test_the_run_flow_on_a_phone(site):
+    page = site.new_user(width=390, is_mobile=True, has_touch=True)
+    problems = PageProblems(page)
+    assert_fits_a_phone(page)
+    page.goto(f"{site.url}/projects/new")
+    assert_fits_a_phone(page)
+    start_run(site, page, "scripted-phone")
+    assert_fits_a_phone(page)
+    watch_to_the_end(page)
+    wait_for_plan(page)
+    assert_fits_a_phone(page)
+    page.screenshot(path=str(site.folder / "phone-run-finished-390.png"), full_page=True)
+    page.get_by_role("link", name="← Translators").click()
+    assert_fits_a_phone(page)
+    runs = page.get_by_role("table")
+    assert runs.locator("td[data-label='Status']").first.inner_text() == "succeeded"
+    problems.check()
+
+
+# The focused element's name (its aria-label, label or text) and whether its focus shows.
+FOCUSED = """() => {
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  const label = el.labels && el.labels.length ? el.labels[0].textContent : "";
+  return {name: (el.getAttribute("aria-label") || label || el.innerText || "").trim(),
+          outline: style.outlineStyle, shadow: style.boxShadow};
+}"""
+
+
+def tab_to(page, name: str, *, limit: int = 80) -> None:
+    """Press Tab until the element named ``name`` has the focus, and a visible focus ring."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if focused["name"] == name:
+            visible = focused["outline"] != "none" or focused["shadow"] != "none"
+            assert visible, f"the focus on {name!r} does not show"
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def test_the_run_flow_with_the_keyboard_only(site):
+    page = site.new_user()
+    problems = PageProblems(page)
+    create_project(site, page)  # the form is covered by the other tests; here: the run flow
+    page.goto(page.url)  # start from the top of the project page, focus nowhere
+    tab_to(page, "Model")
+    page.keyboard.type("scripted-keyboard")
+    tab_to(page, "Run analysis")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(re.escape(site.url) + r"/runs/\d+$"))
+    watch_to_the_end(page)
+    wait_for_plan(page)
+    site.shoot(page, "keyboard-run-finished")
+    problems.check()
