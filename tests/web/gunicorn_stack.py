@@ -193,7 +193,6 @@ class SseReader:
         except BaseException as exc:  # noqa: BLE001 - kept for the test to report
             self.error = exc
         finally:
-            self.opened.set()
             self.ended.set()
 
     def _add(self, frame: dict) -> None:

@@ -79,8 +79,11 @@ def test_ten_streams_follow_a_run_past_the_worker_timeout_while_pages_answer(lau
     streams[0].on_frame = look
     for stream in streams:
         stream.start()
+    deadline = time.monotonic() + PROMPT * 2
     for stream in streams:
-        assert stream.opened.wait(PROMPT * 2), f"a stream was not served:\n{stack.log_text()}"
+        stream.opened.wait(max(0.0, deadline - time.monotonic()))
+    served = sum(s.opened.is_set() for s in streams)
+    assert served == STREAMS, f"{served} of {STREAMS} streams served:\n{stack.log_text()[-3000:]}"
     assert all(s.frames[0] == {"retry": "2000"} for s in streams)  # all live, none turned away
 
     answers = {
@@ -148,6 +151,23 @@ def test_a_closed_stream_gives_its_slot_back(app, client, auth):
     again = client.get(events)
     assert next(iter(again.response)) == b"retry: 2000\n\n"
     again.close()
+
+
+@pytest.mark.slow
+def test_an_open_stream_holds_no_database_connection_between_polls(app, client, auth):
+    app.extensions["agent_team"].queue.huey.immediate = False  # no worker: the run stays queued
+    app.config.update(RUN_EVENTS_POLL_SECONDS=0.05, RUN_EVENTS_HEARTBEAT_SECONDS=0.05)
+    auth.register()
+    events = start(client, create_project(client)).headers["Location"] + "/events"
+    pool = app.extensions["paissive"].database.engine.pool
+
+    stream = client.get(events)
+    body = iter(stream.response)
+    assert next(body) == b"retry: 2000\n\n"
+    assert pool.checkedout() == 0  # the request's own session is gone
+    assert next(body) == b": heartbeat\n\n"  # after a poll or more
+    assert pool.checkedout() == 0  # so threads beyond the pool's size can stream
+    stream.close()
 
 
 def _conf(monkeypatch, **env: str) -> dict:
