@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 from pydantic import ValidationError
 
@@ -31,11 +31,15 @@ def account():
 
 @expired.retry_form("auth.account")
 def _account_token_again():
+    if not current_user.is_authenticated:  # the lost session held the login too
+        return current_app.login_manager.unauthorized()
     return _account_page(form=TokenForm())
 
 
 @expired.retry_form("auth.change_password")
 def _account_password_again():
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
     return _account_page(password_form=ChangePasswordForm())
 
 

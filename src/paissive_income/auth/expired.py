@@ -44,7 +44,8 @@ def handle_csrf_error(exc: CSRFError):
     except HTTPException as refused:  # e.g. the link in the URL is no longer valid
         return refused
     response = make_response(page)
-    response.status_code = 400
+    if response.status_code == 200:  # a redirect (e.g. to log in again) stays one
+        response.status_code = 400
     return response
 
 
