@@ -32,6 +32,7 @@ def test_compare_two_niches_of_a_run(client, app, run_id):
     page = client.get(f"/compare?a={run_id}:{chosen.index}&b={run_id}:{other.index}")
     assert page.status_code == 200
     rows = compare_rows(page.get_data(as_text=True))
+    assert f"Run {run_id}, niche ranked {other.rank}</th>" in page.get_data(as_text=True)
     assert rows["niche"] == [chosen.name, other.name]
     assert rows["score"] == [f"{chosen.score.total:,.1f} / 100", f"{other.score.total:,.1f} / 100"]
     assert rows["som"] == [money(chosen.market.som), money(other.market.som)]

@@ -69,6 +69,8 @@ def compare_column(plan: Plan | None, niche: int | None, *, title: str) -> dict:
     index = plan.chosen_niche if niche is None else niche
     view = next(n for n in plan.niches if n.index == index)
     column.update(niche=view.name, score=view.score.total, som=view.market.som)
+    if niche is not None:
+        column["title"] = f"{title}, niche ranked {view.rank}"
     if index == plan.chosen_niche and plan.summary is not None:
         summary = plan.summary
         column.update(

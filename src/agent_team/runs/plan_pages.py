@@ -247,8 +247,7 @@ def _column(side: Side) -> dict:
         plan = None
     if not has_niche(plan, side.niche):
         abort(404, description=f"Run {run.id} has no niche {side.niche}.")
-    title = f"Run {run.id}" if side.niche is None else f"Run {run.id}, niche {side.niche}"
-    column = compare_column(plan, side.niche, title=title)
+    column = compare_column(plan, side.niche, title=f"Run {run.id}")
     return {**column, "run": run, "niches": plan.niches if plan else []}
 
 
