@@ -6,7 +6,7 @@ import html
 import re
 
 import pytest
-from run_pages import create_project, scripted_model, start
+from plan_support import project, run_id, scripted
 
 from agent_team.pipeline import load_artifacts
 from agent_team.plan import compute_plan
@@ -15,25 +15,11 @@ from agent_team.runs.models import AssumptionOverride
 from agent_team.runs.plan_pages import plan_money
 from web_support import AuthActions, concurrently, csrf_token
 
+__all__ = ["project", "run_id", "scripted"]  # fixtures
+
 VISITORS = "funnel.monthly_visitors"
 VISITOR_BOUNDS = "enter a value from 0 to 10,000,000 (visitors per month)"
 FRAGMENT = {"X-Plan-Fragment": "1", "Accept": "text/html"}
-
-
-@pytest.fixture(autouse=True)
-def scripted(monkeypatch):
-    """The scripted model server, set in the environment before the app reads its settings."""
-    with scripted_model(monkeypatch) as server:
-        yield server
-
-
-@pytest.fixture
-def run_id(app, client, auth) -> int:
-    """Register, create a project and run it to the end (jobs run inside the request)."""
-    app.extensions["agent_team"].queue.huey.immediate = True
-    auth.register()
-    location = start(client, create_project(client)).headers["Location"]
-    return int(re.fullmatch(r"/runs/(\d+)", location).group(1))
 
 
 def database(app):

@@ -32,6 +32,7 @@ MAX_NUMBER_TEXT = 40
 bp.add_app_template_filter(field_id, "assumption_id")
 bp.add_app_template_filter(input_value, "assumption_input")
 bp.add_app_template_filter(share_hint, "share_hint")
+bp.add_app_template_filter(lambda value: f"{value:,.12g}", "assumption_number")
 
 
 class NotANumber(ValueError):

@@ -77,7 +77,8 @@
     const field = form.querySelector("[name='value']");
     const panel = document.getElementById("assumptions-panel");
     if (panel) panel.classList.add("is-busy");
-    return fetch(form.action, {
+    // getAttribute: form.action would be the button named "action".
+    return fetch(form.getAttribute("action"), {
       method: "POST",
       body: data,
       credentials: "same-origin",
