@@ -90,6 +90,7 @@ class Stack:
     env: dict
     log: Path
     processes: list[subprocess.Popen] = field(default_factory=list)
+    web: subprocess.Popen | None = None  # the gunicorn master
     base_url: str = ""
 
     def start_web(self, config: str = CONFIG) -> None:
@@ -105,6 +106,7 @@ class Stack:
                 start_new_session=True,  # its workers go with it in stop()
             )
         self.processes.append(web)
+        self.web = web
         self.base_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + BOOT_SECONDS
         while time.monotonic() < deadline:

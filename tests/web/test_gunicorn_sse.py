@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import signal
 import time
 from contextlib import ExitStack
 from types import SimpleNamespace
@@ -20,6 +21,7 @@ from run_pages import create_project, start  # importable once gunicorn_stack is
 from scripted_model import ScriptedServer
 
 from agent_team.plan import STAGE_ORDER
+from paissive_income.web import gunicorn_conf
 
 WORKER_TIMEOUT = 5  # seconds; the long run below takes about twice as long
 CALL_SECONDS = 1.8  # each model call: a run waits on about six rounds of calls
@@ -120,7 +122,7 @@ def test_ten_streams_follow_a_run_past_the_worker_timeout_while_pages_answer(lau
 
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no database question here
-def test_a_worker_with_its_streams_full_turns_the_next_into_a_poll_and_serves_pages(launch):
+def test_a_full_worker_turns_the_next_stream_into_a_poll_and_ends_its_streams_on_stop(launch):
     # Two threads: one may hold a stream, one is kept for pages. No worker: the run stays queued.
     stack, api, project_id = launch(GUNICORN_THREADS="2", WEB_CONCURRENCY="1", worker=False)
     run_id = _start_run(api, project_id)
@@ -135,6 +137,13 @@ def test_a_worker_with_its_streams_full_turns_the_next_into_a_poll_and_serves_pa
     assert not any("event" in f for f in turned.frames)  # not an end: the run goes on
     assert _answer(browser, "/") == 200
     assert not live.ended.is_set()
+
+    # A graceful stop ends the open stream cleanly at its next poll, not graceful_timeout later.
+    stack.web.send_signal(signal.SIGTERM)
+    assert live.ended.wait(PROMPT * 2), "SIGTERM left the stream open"
+    assert live.error is None  # a complete response: the browser just reconnects
+    assert not any("event" in f for f in live.frames)
+    stack.web.wait(timeout=gunicorn_conf.graceful_timeout - 10)
 
 
 @pytest.mark.slow
@@ -173,15 +182,19 @@ def test_an_open_stream_holds_no_database_connection_between_polls(app, client, 
 def _conf(monkeypatch, **env: str) -> dict:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_module("paissive_income.web.gunicorn_conf")
+    return runpy.run_path(gunicorn_conf.__file__)  # afresh, with this environment
 
 
 def test_conf_runs_threaded_workers_and_keeps_half_the_threads_for_pages(monkeypatch):
     conf = _conf(monkeypatch, GUNICORN_THREADS="8", WEB_CONCURRENCY="3")
     assert (conf["worker_class"], conf["threads"], conf["workers"]) == ("gthread", 8, 3)
-    worker = SimpleNamespace(wsgi=SimpleNamespace(config={}))
+    worker = SimpleNamespace(alive=True, wsgi=SimpleNamespace(config={}))
     conf["post_worker_init"](worker)
-    assert worker.wsgi.config == {"RUN_EVENTS_MAX_STREAMS": 4}
+    config = worker.wsgi.config
+    assert config["RUN_EVENTS_MAX_STREAMS"] == 4
+    assert config["RUN_EVENTS_STOPPING"]() is False
+    worker.alive = False  # what gunicorn's SIGTERM handler does
+    assert config["RUN_EVENTS_STOPPING"]() is True
     conf["post_worker_init"](SimpleNamespace(wsgi=object()))  # not a Flask app: left alone
 
 

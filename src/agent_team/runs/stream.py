@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from agent_team.runs import events
 from agent_team.runs.models import FINISHED, Run
@@ -46,8 +46,9 @@ def sse_events(
     heartbeat: float,
     limit: float,
     retry_ms: int = RETRY_MS,
+    stopping: Callable[[], bool] | None = None,
 ) -> Iterator[str]:
-    """Yield SSE frames of the run's events; a comment line when quiet; end when the run ends."""
+    """Yield the run's events as SSE frames until it ends, ``limit`` passes or ``stopping()``."""
     yield f"retry: {retry_ms}\n\n"
     began = last_sent = time.monotonic()
     while True:
@@ -68,7 +69,7 @@ def sse_events(
             yield f"event: end\ndata: {json.dumps({'status': status.value})}\n\n"
             return
         now = time.monotonic()
-        if now - began >= limit:
+        if now - began >= limit or (stopping is not None and stopping()):
             return  # the browser reconnects with Last-Event-ID
         if now - last_sent >= heartbeat:
             last_sent = now

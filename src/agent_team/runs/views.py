@@ -204,6 +204,7 @@ def stream(run_id: int):
         heartbeat=config.get("RUN_EVENTS_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
         limit=config.get("RUN_EVENTS_STREAM_SECONDS", STREAM_SECONDS) if live else 0.0,
         retry_ms=RETRY_MS if live else BUSY_RETRY_MS,
+        stopping=config.get("RUN_EVENTS_STOPPING"),  # set by the gunicorn settings
     )
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     response = Response(body, mimetype="text/event-stream", headers=headers)

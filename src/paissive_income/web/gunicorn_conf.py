@@ -82,7 +82,11 @@ def child_exit(server, worker) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Tell the app how many live streams this worker may hold (half of its threads)."""
+    """Tell the app how many live streams this worker may hold, and when it is stopping."""
     config = getattr(worker.wsgi, "config", None)
-    if config is not None:  # a Flask app; anything else serves no streams of ours
-        config["RUN_EVENTS_MAX_STREAMS"] = MAX_STREAMS
+    if config is None:  # not a Flask app: it serves no streams of ours
+        return
+    config["RUN_EVENTS_MAX_STREAMS"] = MAX_STREAMS
+    # On SIGTERM streams end at their next poll, so a graceful stop is not held for
+    # graceful_timeout by streams; the browsers reconnect (to another worker or replica).
+    config["RUN_EVENTS_STOPPING"] = lambda: not worker.alive
