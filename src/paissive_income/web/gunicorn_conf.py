@@ -12,7 +12,7 @@ monkey-patching would have to reach psycopg, SQLAlchemy's pool, Argon2 and torch
 for streams that spend their time asleep between two database polls. Streams may take at most
 half of a worker's threads (``RUN_EVENTS_MAX_STREAMS``, set on the app in ``post_worker_init``);
 beyond that a stream answers what is there and asks the browser to come back, so pages never
-wait behind streams.
+wait behind streams. On SIGTERM streams end at their next poll (``RUN_EVENTS_STOPPING``).
 
 Environment: ``GUNICORN_BIND`` (default ``0.0.0.0:$PORT``, ``PORT`` default 5000),
 ``WEB_CONCURRENCY`` (worker processes, default 2), ``GUNICORN_THREADS`` (threads per worker,
