@@ -1,8 +1,9 @@
 """Live run streams under the production gunicorn config: every event, no starved pages, no kills.
 
-Each test starts real processes (``gunicorn_stack``): gunicorn with
+The slow tests start real processes (``gunicorn_stack``): gunicorn with
 ``paissive_income.web.gunicorn_conf``, and ``paissive-income worker`` working runs on the
-scripted model over HTTP, on SQLite and on PostgreSQL when TEST_DATABASE_URL is set.
+scripted model over HTTP, on SQLite and on PostgreSQL when TEST_DATABASE_URL is set. The others
+check the stream's slots and connections in-process, and the settings module itself.
 """
 
 from __future__ import annotations
@@ -146,7 +147,6 @@ def test_a_full_worker_turns_the_next_stream_into_a_poll_and_ends_its_streams_on
     stack.web.wait(timeout=gunicorn_conf.graceful_timeout - 10)
 
 
-@pytest.mark.slow
 def test_a_closed_stream_gives_its_slot_back(app, client, auth):
     app.extensions["agent_team"].queue.huey.immediate = False  # no worker: the run stays queued
     app.config.update(RUN_EVENTS_MAX_STREAMS=1, RUN_EVENTS_POLL_SECONDS=0.05)
@@ -162,7 +162,6 @@ def test_a_closed_stream_gives_its_slot_back(app, client, auth):
     again.close()
 
 
-@pytest.mark.slow
 def test_an_open_stream_holds_no_database_connection_between_polls(app, client, auth):
     app.extensions["agent_team"].queue.huey.immediate = False  # no worker: the run stays queued
     app.config.update(RUN_EVENTS_POLL_SECONDS=0.05, RUN_EVENTS_HEARTBEAT_SECONDS=0.05)
