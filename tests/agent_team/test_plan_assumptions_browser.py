@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from test_plan_browser import live_url
 
-from browser_support import PageProblems, check_axe, save_screenshots, screenshots
+from browser_support import PageProblems, check_axe, fresh_app, save_screenshots, screenshots
+from live_server import live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -113,3 +114,16 @@ def test_change_an_assumption_and_reset_it_without_a_reload(chromium, live_url, 
     assert page.locator("#a-funnel-monthly_visitors-reset").count() == 0
     assert page.evaluate("window.__samePage") is True
     problems.check()
+
+
+def test_print_shows_the_wide_chart_and_closed_sections(chromium, tmp_path):
+    with fresh_app(tmp_path) as app, live_server(app) as url:
+        page = chromium.new_page(viewport={"width": 390, "height": 800})
+        page.goto(f"{url}/sample-plan#monetization")
+        closed = page.locator("details.assumption-group:not([open]) li.assumption").first
+        narrow, wide = (
+            page.locator(f"#mrr-chart .chart-{size} polyline").first for size in ("narrow", "wide")
+        )
+        assert not closed.is_visible() and narrow.is_visible() and not wide.is_visible()
+        page.emulate_media(media="print")
+        assert closed.is_visible() and wide.is_visible() and not narrow.is_visible()

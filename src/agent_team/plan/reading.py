@@ -15,6 +15,7 @@ from agent_team.economics.unit_economics import DEFAULT_LIFETIME_CAP_MONTHS
 
 LTV_TO_CAC_BAR = 3.0
 PAYBACK_TARGET_MONTHS = 12.0
+BAR, TARGET = f"{LTV_TO_CAC_BAR:g}", f"{PAYBACK_TARGET_MONTHS:g}"  # as the sentences say them
 Tone = Literal["good", "warning", "bad", "neutral"]
 
 
@@ -79,10 +80,10 @@ def _ltv_to_cac(economics: eco.UnitEconomics) -> Sentence:
         return Sentence(f"Winning a customer costs {money(cac)}.", "neutral")
     said = f"That is {ratio:,.1f} times the {money(cac)} it costs to win them"
     if ratio < 1:
-        return Sentence(f"{said}: every new customer loses money (3 is the usual bar).", "bad")
+        return Sentence(f"{said}: every new customer loses money ({BAR} is the usual bar).", "bad")
     if ratio < LTV_TO_CAC_BAR:
-        return Sentence(f"{said}, below the usual bar of 3.", "warning")
-    return Sentence(f"{said}, above the usual bar of 3.", "good")
+        return Sentence(f"{said}, below the usual bar of {BAR}.", "warning")
+    return Sentence(f"{said}, above the usual bar of {BAR}.", "good")
 
 
 def _payback(economics: eco.UnitEconomics) -> Sentence:
@@ -105,11 +106,12 @@ def _payback(economics: eco.UnitEconomics) -> Sentence:
         )
     if payback > PAYBACK_TARGET_MONTHS:
         return Sentence(
-            f"That cost is paid back in {months(payback)}, beyond the usual 12-month target.",
+            f"That cost is paid back in {months(payback)}, beyond the usual {TARGET}-month target.",
             "warning",
         )
     return Sentence(
-        f"That cost is paid back in {months(payback)}, within the usual 12-month target.", "good"
+        f"That cost is paid back in {months(payback)}, within the usual {TARGET}-month target.",
+        "good",
     )
 
 
