@@ -105,3 +105,11 @@ def test_page_links_are_bookmarkable_and_keep_the_listing(app, client, owner):
     assert 'href="/?q=match&amp;sort=updated&amp;order=asc" rel="prev"' in html
     assert '<option value="updated" selected>' in html
     assert '<option value="asc" selected>' in html
+
+
+def test_search_and_sort_are_offered_once_there_are_two_projects(app, client, auth):
+    auth.register("solo@example.com")
+    add_projects(app, "solo@example.com", [("Only", ["s"])])
+    assert 'role="search"' not in client.get("/").text  # nothing to sort or search yet
+    add_projects(app, "solo@example.com", [("Second", ["s"])])
+    assert 'role="search"' in client.get("/").text

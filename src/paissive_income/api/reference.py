@@ -196,7 +196,7 @@ def _parameter(param: dict) -> Field:
         type_parts(schema),
         bool(param.get("required")),
         limits(schema),
-        param.get("description", ""),
+        param.get("description") or schema.get("description", ""),
         where=param["in"],
     )
 

@@ -12,7 +12,7 @@ from paissive_income.api.query import PAGING, paging
 from paissive_income.api.spec import operation
 from paissive_income.context import db_session
 from paissive_income.db.base import MAX_INTEGER_ID
-from paissive_income.projects import service
+from paissive_income.projects import listing, service
 from paissive_income.projects.schemas import ProjectIn, ProjectList, ProjectOut, ProjectPatch
 
 TAG = "projects"
@@ -31,18 +31,20 @@ def _not_found(exc: service.ProjectNotFound):
     tag=TAG,
     response=ProjectList,
     errors=(400,),
-    query=PAGING,
+    query={**PAGING, **listing.QUERY_PARAMETERS},
 )
 @token_required
 def list_projects():
-    """Return a page of the caller's projects."""
+    """Return a page of the caller's projects, searched and sorted as asked."""
     page = paging()
+    query, errors = listing.parse_query()
     if page is None:
-        return error_response(
-            400, "bad_request", f"limit must be 1-100 and offset 0-{MAX_INTEGER_ID}."
-        )
+        errors["limit/offset"] = f"limit must be 1-100 and offset 0-{MAX_INTEGER_ID}."
+    if errors:
+        details = [{"field": name, "message": message} for name, message in errors.items()]
+        return error_response(400, "bad_request", " ".join(errors.values()), details)
     items, total = service.list_projects(
-        db_session(), owner_id=g.api_user.id, limit=page[0], offset=page[1]
+        db_session(), owner_id=g.api_user.id, limit=page[0], offset=page[1], query=query
     )
     return ProjectList(items=[ProjectOut.model_validate(p) for p in items], total=total).model_dump(
         mode="json"

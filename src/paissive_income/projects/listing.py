@@ -1,4 +1,4 @@
-"""The dashboard's query string: search, sort, order and page, parsed strictly, and its links."""
+"""The listing's query string (search, sort, order; page on the dashboard), parsed strictly."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import request
 
 from paissive_income.api.query import INVALID, number_arg
 from paissive_income.projects.service import SORT_COLUMNS, ProjectQuery
-from paissive_income.text import control_character_error
+from paissive_income.text import SINGLE_LINE_PATTERN, control_character_error
 
 PER_PAGE = 24  # cards fill rows of 1, 2, 3 or 4 columns evenly
 SEARCH_MAX_LENGTH = 200
@@ -24,6 +24,21 @@ ORDER_WORDS = {
     ("name", True): "by name, Z to A",
 }
 MAX_PAGE_TEXT = "999999999999"  # the strict number parser's longest number: 12 digits
+# The same parameters in the JSON API's OpenAPI document (its paging is limit and offset).
+QUERY_PARAMETERS = {
+    "q": {
+        "type": "string",
+        "maxLength": SEARCH_MAX_LENGTH,
+        "pattern": SINGLE_LINE_PATTERN,
+        "description": "Part of a name or market segment, in any case; % and _ are literal.",
+    },
+    "sort": {"type": "string", "enum": list(SORT_COLUMNS), "default": "created"},
+    "order": {
+        "type": "string",
+        "enum": list(ORDERS),
+        "description": "Default: asc when sorting by name, desc otherwise.",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -42,10 +57,10 @@ def _search_error(text: str) -> str | None:
     return f"Search {problem}." if problem else None
 
 
-def parse_listing() -> Listing:
-    """Read q, sort, order and page from the request; a refused field keeps its default."""
+def parse_query() -> tuple[ProjectQuery, dict[str, str]]:
+    """Read q, sort and order from the request: the query, and an error per refused field."""
     args, errors = request.args, {}
-    search = args.get("q", "").strip()
+    search = args.get("q", "")
     if message := _search_error(search):
         errors["q"], search = message, ""
     sort = args.get("sort", "created")
@@ -54,11 +69,16 @@ def parse_listing() -> Listing:
     order = args.get("order", DEFAULT_ORDER[sort])
     if order not in ORDERS:
         errors["order"], order = "Order must be asc or desc.", DEFAULT_ORDER[sort]
+    return ProjectQuery(search=search.strip(), sort=sort, descending=ORDERS[order]), errors
+
+
+def parse_listing() -> Listing:
+    """Read q, sort, order and page from the request; a refused field keeps its default."""
+    query, errors = parse_query()
     # A page past the end shows the last page, so only non-numbers and 0 are refused.
     page = number_arg("page", 1, low=1, high=int(MAX_PAGE_TEXT))
     if page is INVALID:
         errors["page"], page = f"Page must be a whole number from 1 to {MAX_PAGE_TEXT}.", 1
-    query = ProjectQuery(search=search, sort=sort, descending=ORDERS[order])
     return Listing(query, page, errors)
 
 
