@@ -177,3 +177,11 @@ def test_type_words():
     ]
     assert reference.limits({"minimum": 0, "maximum": 7}) == "0–7"
     assert reference.limits({"maxLength": 5, "default": "a"}) == 'at most 5 characters; default "a"'
+
+
+def test_the_reference_is_linked_from_the_footer_and_the_tokens_section(client, auth):
+    assert 'href="/api/v1/reference">API reference</a>' in client.get("/").text
+    auth.register()
+    account = client.get("/account").text
+    tokens = account[account.index('id="tokens-heading"') :]
+    assert 'href="/api/v1/reference">API reference</a>' in tokens[: tokens.index("</section>")]

@@ -8,8 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from pydantic import ValidationError
 
-from paissive_income.auth.service import has_users
-from paissive_income.context import db_session, services
+from paissive_income.context import db_session
 from paissive_income.forms import ActionForm
 from paissive_income.projects import listing, service
 from paissive_income.projects.forms import ProjectForm
@@ -59,8 +58,8 @@ def dashboard():
 
 def _landing():
     """Say what the product does, with the sample plan; offer registration only when open."""
-    can_register = services().settings.open_registration or not has_users(db_session())
-    return render_template("landing.html", can_register=can_register)
+    # registration_open() (auth's template global) decides, as it does for the nav and /register.
+    return render_template("landing.html")
 
 
 @bp.route("/projects/new", methods=["GET", "POST"])
