@@ -117,7 +117,7 @@ def test_changing_visitors_recomputes_the_numbers_and_the_chart(app, client, run
     assert base_points(fragment) != before_points
     assert stored(app, run_id) == {VISITORS: 5000.0}
     row = item(fragment, VISITORS)
-    assert 'value="5000"' in row and "Your value" in row and "Model's value: 2000" in row
+    assert 'value="5000"' in row and "Your value" in row and "Model's value: 2,000" in row
     assert ">Reset</button>" in row
     # The run page shows the same recomputed plan.
     assert mrr_36(client.get(f"/runs/{run_id}").get_data(as_text=True)) == mrr_36(fragment)

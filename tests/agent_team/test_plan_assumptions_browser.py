@@ -78,7 +78,7 @@ def test_change_an_assumption_and_reset_it_without_a_reload(chromium, live_url, 
     changed = numbers(page)
     assert changed[0] != original[0] and changed[1] != original[1]
     row = page.locator("li[data-key='funnel.monthly_visitors']")
-    assert "Your value" in row.inner_text() and "Model's value: 2000" in row.inner_text()
+    assert "Your value" in row.inner_text() and "Model's value: 2,000" in row.inner_text()
 
     # By the change event (Tab away): focus moves on to Apply, and stays there after the swap.
     churn = page.locator("#a-funnel-monthly_churn")
