@@ -90,11 +90,17 @@ class PageProblems:
         assert not problems, "\n".join(problems)
 
 
-def axe_violations(page) -> list[str]:
-    """Run the bundled axe-core on the current page; describe each serious or critical violation."""
-    from axe_playwright_python.sync_playwright import Axe
+def axe_violations(page, within: str | None = None) -> list[str]:
+    """Describe each serious or critical axe-core violation on the page (or the part ``within``)."""
+    from axe_playwright_python.base import AXE_SCRIPT
 
-    found = Axe().run(page).response["violations"]
+    if not page.evaluate("typeof window.axe === 'object'"):  # once per page load
+        page.evaluate(AXE_SCRIPT)
+    found = page.evaluate(
+        "(within) => axe.run(within ? {include: [[within]]} : document,"
+        " {resultTypes: ['violations']})",
+        within,
+    )["violations"]
     return [
         f"{page.url}: {v['id']} ({v['impact']}): {v['help']}\n"
         + "\n".join(_axe_node(node) for node in v["nodes"])
@@ -108,14 +114,14 @@ def _axe_node(node: dict) -> str:
     return f"    at {' '.join(map(str, node['target']))}: {node['html'][:160]}\n      {why[:300]}"
 
 
-def check_axe(page) -> None:
-    """Fail, listing rule, impact, help and nodes, if axe-core finds a serious or critical problem."""
-    violations = axe_violations(page)
+def check_axe(page, within: str | None = None) -> None:
+    """Fail, listing rule, impact, help and nodes, if axe-core finds a serious or critical issue."""
+    violations = axe_violations(page, within)
     assert not violations, "axe-core found:\n" + "\n".join(violations)
 
 
 def screenshot_folder(name: str, tmp_path_factory) -> Path:
-    """Return the folder for a test's screenshots: $SCREENSHOT_DIR/<name> or a pytest temp folder."""
+    """Return the folder for screenshots: $SCREENSHOT_DIR/<name>, or a new pytest temp folder."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
     if target := os.environ.get("SCREENSHOT_DIR"):
         folder = Path(target) / name
@@ -130,9 +136,16 @@ def screenshots(request, tmp_path_factory) -> Path:
     return screenshot_folder(request.node.name, tmp_path_factory)
 
 
-def save_screenshot(page, path: Path) -> None:
-    """Save a full-page screenshot, and a copy in $SCREENSHOT_DIR when that is set (and not there)."""
-    page.screenshot(path=str(path), full_page=True)
+def save_screenshot(page, path: Path, *, most: int = 5000) -> None:
+    """Save a full-page screenshot (its top ``most`` px), and a copy in $SCREENSHOT_DIR if set.
+
+    No copy is made when ``path`` is already in $SCREENSHOT_DIR.
+    """
+    size = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+    )
+    clip = {"x": 0, "y": 0, "width": size[0], "height": most} if size[1] > most else None
+    page.screenshot(path=str(path), full_page=True, clip=clip)
     assert path.stat().st_size > 0
     if (target := os.environ.get("SCREENSHOT_DIR")) and not path.is_relative_to(target):
         Path(target).mkdir(parents=True, exist_ok=True)
@@ -158,8 +171,11 @@ def save_screenshots(
 
 
 @contextmanager
-def fresh_app(tmp_path: Path) -> Iterator:
-    """Yield a new app on SQLite in ``tmp_path`` with its schema at head; close it after."""
+def fresh_app(tmp_path: Path, **overrides) -> Iterator:
+    """Yield a new app on SQLite in ``tmp_path`` with its schema at head; close it after.
+
+    ``overrides`` are settings (e.g. ``open_registration=True`` for tests with many users).
+    """
     from paissive_income.db import migrate
     from paissive_income.web import create_app
 
@@ -169,6 +185,7 @@ def fresh_app(tmp_path: Path) -> Iterator:
         database_url=f"sqlite:///{tmp_path / 'web.db'}",
         secret_key="browser-test-secret-" + "x" * 32,
         log_level="WARNING",
+        **overrides,
     )
     app = create_app(settings)
     services = app.extensions["paissive"]

@@ -9,7 +9,6 @@ the whole module. Screenshots of each step at 1280 and 390 px go to the folder
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from run_pages import scripted_model, start_consumer
+from scripted_model import ScriptedServer
 
 from browser_support import (
     PageProblems,
@@ -26,7 +26,6 @@ from browser_support import (
     screenshot_folder,
 )
 from live_server import live_server
-from scripted_model import ScriptedServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -87,7 +86,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
     with (
         pytest.MonkeyPatch.context() as monkeypatch,
         scripted_model(monkeypatch, delay=STEP_DELAY) as model,
-        fresh_app(tmp_path_factory.mktemp("journey")) as app,
+        fresh_app(tmp_path_factory.mktemp("journey"), open_registration=True) as app,
     ):
         consumer = start_consumer(app)
         try:
