@@ -104,6 +104,19 @@ def test_change_an_assumption_and_reset_it_without_a_reload(chromium, live_url, 
     # The refusal is a 400, which the page problems record twice (response and console).
     problems.seen = [p for p in problems.seen if "400" not in p]
 
+    # Two quick changes: the last one is the one stored and shown.
+    visitors = page.locator(VISITORS)
+    visitors.fill("3000")
+    visitors.press("Enter")
+    visitors.fill("4000")
+    visitors.press("Enter")
+    recomputed(page)
+    assert page.locator(VISITORS).input_value() == "4000"
+    page.reload()
+    assert page.locator(VISITORS).input_value() == "4000"
+    assert page.evaluate("window.__samePage") is None  # that was the test's reload
+    page.evaluate("window.__samePage = true")
+
     page.locator("#a-funnel-monthly_churn-reset").click()
     recomputed(page)
     assert focused(page) == "a-funnel-monthly_churn"  # its Reset button went with the reset
