@@ -9,6 +9,7 @@ the whole module. Screenshots of each step at 1280 and 390 px go to the folder
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from browser_support import (
     PageProblems,
     fresh_app,
     launch_chromium,
+    save_screenshot,
     save_screenshots,
     screenshot_folder,
 )
@@ -154,6 +156,7 @@ class Journey:
         """Skip this step unless ``step`` passed (a failure there is reported there)."""
         if step not in self.passed:
             pytest.skip(f"needs the step '{step}', which did not pass")
+        self.problems.seen.clear()  # what an earlier step saw was reported there
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +195,129 @@ def test_journey_run_an_analysis_and_watch_it_live_to_the_end(site, journey):
     site.shoot(page, "03-run-finished")
     journey.problems.check()
     journey.passed.append("run")
+
+
+PLAN_TABS = ["Summary", "Niches", "Solution", "Monetization", "Marketing", "Assumptions"]
+VISITORS = "#a-funnel-monthly_visitors"
+BASE_LINE = "#mrr-chart .chart-wide polyline[data-scenario='base']"
+MRR_36 = "#mrr-table tr[data-month='36'] td[data-label='Base']"
+
+
+def open_tab(page, name: str) -> None:
+    """Open a plan tab with the mouse; it alone is selected and its panel shows."""
+    page.get_by_role("tab", name=name).click()
+    assert page.get_by_role("tab", name=name).get_attribute("aria-selected") == "true"
+    assert page.get_by_role("tabpanel", name=name).is_visible()
+
+
+def chart_and_numbers(page) -> tuple[str, str, str]:
+    """The base MRR line's points, base MRR at month 36 (table) and the summary's MRR at 36."""
+    summary = page.locator("#summary dd[data-key='mrr_month_36']")
+    return (
+        page.locator(BASE_LINE).get_attribute("points"),
+        page.locator(MRR_36).text_content(),
+        summary.text_content(),
+    )
+
+
+def test_journey_open_every_plan_tab(site, journey):
+    journey.after("run")
+    page = journey.page
+    assert page.get_by_role("tab").all_inner_texts() == PLAN_TABS
+    for name in PLAN_TABS:
+        open_tab(page, name)
+        site.shoot(page, f"04-tab-{name.lower()}")
+    assert page.locator("#niches tr.chosen").count() == 1
+    assert page.locator("#monetization svg").count() >= 1, "no MRR chart"
+    journey.problems.check()
+    journey.passed.append("tabs")
+
+
+def test_journey_change_an_assumption_and_see_the_plan_change_without_a_reload(site, journey):
+    journey.after("tabs")
+    page = journey.page
+    page.evaluate("window.__samePage = true")  # gone if the page reloads
+    before = chart_and_numbers(page)
+    open_tab(page, "Assumptions")
+    visitors = page.locator(VISITORS)
+    assert visitors.input_value() == "2,000" or visitors.input_value() == "2000"
+    visitors.fill("5000")
+    visitors.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('plan-announce')?.textContent === 'Plan recomputed'"
+    )
+    assert page.evaluate("window.__samePage") is True, "the page reloaded"
+    after = chart_and_numbers(page)
+    assert after[0] != before[0], "the chart's base line did not change"
+    assert after[1] != before[1] and after[2] != before[2], (before, after)
+    assert "Your value" in page.locator("li[data-key='funnel.monthly_visitors']").inner_text()
+    site.shoot(page, "05-assumption-changed")
+    open_tab(page, "Monetization")
+    site.shoot(page, "05-monetization-after-change")
+    journey.problems.check()
+    journey.passed.append("assumption")
+
+
+def test_journey_choose_another_niche_and_watch_the_rerun(site, journey):
+    journey.after("run")
+    page = journey.page
+    open_tab(page, "Niches")
+    chosen = page.locator("#niches tr.chosen td[data-label='Niche'] a").inner_text()
+    other = page.locator("#niches tbody tr:not(.chosen)").first
+    name = other.locator("td[data-label='Niche'] a").inner_text()
+    assert name != chosen
+    other.get_by_role("button", name=re.compile("^Choose this niche")).click()
+    page.wait_for_url(re.compile(re.escape(journey.urls["run"]) + r"(#.*)?$"))
+    seen = watch_to_the_end(page)
+    assert "solution:done" in seen and "marketing:done" in seen, seen
+    assert "research:running" not in seen, "research was done again"
+    wait_for_plan(page)
+    assert page.get_by_role("heading", name=f"Plan for {name}").is_visible()
+    open_tab(page, "Niches")
+    assert page.locator("#niches tr.chosen td[data-label='Niche'] a").inner_text() == name
+    site.shoot(page, "06-other-niche")
+    journey.urls["niches"] = f"{chosen}|{name}"
+    journey.problems.check()
+    journey.passed.append("niche")
+
+
+def test_journey_export_the_plan_as_markdown_and_json(site, journey):
+    journey.after("niche")
+    page = journey.page
+    chosen = journey.urls["niches"].split("|")[1]
+    with page.expect_download() as markdown:
+        page.get_by_role("link", name="Download Markdown").click()
+    text = Path(markdown.value.path()).read_text(encoding="utf-8")
+    assert markdown.value.suggested_filename.endswith(".md")
+    assert text.startswith("#") and chosen in text
+    with page.expect_download() as exported:
+        page.get_by_role("link", name="Download JSON").click()
+    plan = json.loads(Path(exported.value.path()).read_text(encoding="utf-8"))
+    names = {niche["index"]: niche["name"] for niche in plan["niches"]}
+    assert names[plan["chosen_niche"]] == chosen
+    assert plan["summary"]["niche"] == chosen
+    journey.problems.check()
+    journey.passed.append("export")
+
+
+def test_journey_compare_two_niches(site, journey):
+    journey.after("niche")
+    page = journey.page
+    first, chosen = journey.urls["niches"].split("|")
+    page.get_by_role("link", name="Compare with another niche or run").click()
+    page.wait_for_url(re.compile(re.escape(site.url) + r"/compare\?"))
+    option = page.locator("#compare-b option", has_text=first).first
+    page.get_by_label("Compare with").select_option(option.get_attribute("value"))
+    page.get_by_role("button", name="Compare", exact=True).click()
+    table = page.locator("#compare-table")
+    table.wait_for()
+    niches = table.locator("tr[data-row='niche'] td").all_inner_texts()
+    assert chosen in niches[0] and first in niches[1], niches
+    for row in ("score", "som", "mrr_month_12", "mrr_month_36", "ltv_to_cac"):
+        assert table.locator(f"tr[data-row='{row}'] td").count() == 2
+    site.shoot(page, "07-compare")
+    journey.problems.check()
+    journey.passed.append("compare")
 
 
 # Standalone: cancel and resume, a failed run, a phone, the keyboard only.
@@ -276,7 +402,10 @@ def test_the_run_flow_on_a_phone(site):
     watch_to_the_end(page)
     wait_for_plan(page)
     assert_fits_a_phone(page)
-    page.screenshot(path=str(site.folder / "phone-run-finished-390.png"), full_page=True)
+    for name in PLAN_TABS:
+        open_tab(page, name)
+        assert_fits_a_phone(page)
+        save_screenshot(page, site.folder / f"phone-tab-{name.lower()}-390.png")
     page.get_by_role("link", name="← Translators").click()
     assert_fits_a_phone(page)
     runs = page.get_by_role("table")
@@ -318,5 +447,30 @@ def test_the_run_flow_with_the_keyboard_only(site):
     page.wait_for_url(re.compile(re.escape(site.url) + r"/runs/\d+$"))
     watch_to_the_end(page)
     wait_for_plan(page)
-    site.shoot(page, "keyboard-run-finished")
+
+    tab_to(page, "Summary")  # the selected tab; the arrow keys move between tabs
+    page.keyboard.press("ArrowRight")
+    assert page.get_by_role("tabpanel", name="Niches").is_visible()
+    page.keyboard.press("End")
+    assert page.get_by_role("tab", name="Assumptions").get_attribute("aria-selected") == "true"
+    assert page.evaluate(FOCUSED)["name"] == "Assumptions"
+    page.evaluate("window.__samePage = true")
+    # The first assumption of the chosen niche's open group: a problem's importance, 1 to 10.
+    item = page.locator("#assumptions li.assumption").filter(has=page.locator("input:visible"))
+    key = item.first.get_attribute("data-key")
+    label = item.first.locator("label").inner_text()
+    assert label.startswith("Importance"), label
+    tab_to(page, label)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('plan-announce')?.textContent === 'Plan recomputed'"
+    )
+    assert page.evaluate("window.__samePage") is True, "the page reloaded"
+    changed = page.locator(f"li.assumption[data-key='{key}']")
+    assert changed.locator("input[name='value']").input_value() == "3"
+    assert "Your value" in changed.inner_text()
+    assert page.evaluate(FOCUSED)["name"] == label, "the focus left the edited field"
+    site.shoot(page, "keyboard-assumption-changed")
     problems.check()
