@@ -297,3 +297,30 @@ def test_unlock_during_an_attack_never_lets_more_than_two_windows_through(thrott
     owner = AuthActions(throttled_app.test_client())
     owner.client.environ_base["REMOTE_ADDR"] = _unique_ip()
     assert owner.login(email, PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("role", ["superuser", "\x00", "admin\n", "A" * 10_000, "ädmin"])
+def test_hostile_role_values_change_nothing_and_say_why(app, admin_and_member, role):
+    admin, _member = admin_and_member
+    member_id = _user(app, "member@example.com").id
+    response = update_user(admin.client, member_id, role=role)
+    assert response.status_code == 302
+    page = admin.client.get("/admin/users").get_data(as_text=True)
+    assert "Not saved: Role: choose one of the options." in page
+    assert _user(app, "member@example.com").role is Role.MEMBER
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("guest\x00@example.com", "found U+0000"),
+        ("g" * 300 + "@example.com", "An email address has at most 254 characters."),
+        ("", "Enter your email address."),
+    ],
+)
+def test_hostile_invitations_are_field_errors(app, admin_and_member, email, message):
+    admin, _member = admin_and_member
+    response = admin_post(admin.client, "/admin/invitations", email=email)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert message in body and 'id="one-time-link"' not in body
