@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from sqlalchemy import update
 
 from browser_support import (
     PageProblems,
@@ -12,6 +13,8 @@ from browser_support import (
     screenshot_folder,
 )
 from live_server import live_server
+from paissive_income.auth.models import Role, User
+from web_support import AuthActions
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "correct horse battery"
@@ -103,3 +106,38 @@ def test_focus_ring_and_borders_use_the_checked_colours(chromium, site, scheme):
     assert page.evaluate("document.activeElement.id") == "email"
     assert style[0] == expected[0] and style[1] == "solid" and style[2] == "3px"
     assert style[3] == expected[1]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_confirmation_and_link_pages_pass_axe(chromium, tmp_path, shots, scheme):
+    with fresh_app(tmp_path, open_registration=True) as app, live_server(app) as url:
+        page = chromium.new_page(viewport={"width": 1280, "height": 800}, color_scheme=scheme)
+        problems = PageProblems(page)
+        _register(page, url, "member@example.com")
+        page.goto(f"{url}/account")
+        page.fill("#name", "laptop")
+        page.click("form.row button[type=submit]")
+        page.click("a.danger-link")  # Revoke… opens the confirmation, no JavaScript involved
+        assert page.locator("h1").inner_text() == "Revoke token “laptop”?"
+        save_screenshots(page, shots, f"revoke-{scheme}", check=check_axe)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.click("text=Yes, revoke it")
+        assert "Token “laptop” revoked." in page.inner_text(".flashes")
+        page.click("button.link-button")  # Log out
+        assert "You have been logged out." in page.inner_text(".flashes")
+        with app.extensions["paissive"].database.session() as session:
+            session.execute(update(User).values(role=Role.ADMIN))  # the only user: made admin
+            session.commit()
+        page.goto(f"{url}/login")
+        page.fill("#email", "member@example.com")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        AuthActions(app.test_client()).register("other@example.com")
+        page.goto(f"{url}/admin/users")
+        page.click("text=Reset password…>>nth=0")
+        save_screenshots(page, shots, f"reset-confirm-{scheme}", check=check_axe)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.click("text=Yes, reset the password")
+        assert page.locator("#one-time-link").inner_text().startswith(url + "/reset-password/")
+        save_screenshots(page, shots, f"reset-link-{scheme}", check=check_axe)
+        problems.check()
