@@ -20,6 +20,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "correct horse battery"
 
 
+def _fits_and_passes_axe(page) -> None:
+    """Fail if the page is wider than the window (a phone scrolls sideways) or axe objects."""
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"{page.url} is {width[0]} px wide in a {width[1]} px window"
+    check_axe(page)
+
+
 @pytest.fixture
 def shots(request, tmp_path_factory):
     """The folder this test's screenshots go to."""
@@ -60,7 +67,7 @@ def test_registration_errors_are_all_shown_focused_and_tied(chromium, site, shot
     page.click(".error-summary a[href='#password']")
     assert page.url.endswith("#password")
     check_axe(page)
-    save_screenshots(page, shots, "register-errors", check=check_axe)
+    save_screenshots(page, shots, "register-errors", check=_fits_and_passes_axe)
     # The refused form is answered 400 on purpose (the browser logs that); nothing else may fail.
     problems.seen = [p for p in problems.seen if not p.endswith(("/register", "(BAD REQUEST)"))]
     problems.check()
@@ -76,7 +83,7 @@ def test_tables_keep_their_labels_on_a_phone(chromium, site, shots):
     page.wait_for_selector("#new-token")
     for path, first_label in (("/account", "Name: "), ("/admin/users", "Email: ")):
         page.goto(f"{site}{path}")
-        save_screenshots(page, shots, path.strip("/").replace("/", "-"), check=check_axe)
+        save_screenshots(page, shots, path.strip("/").replace("/", "-"), check=_fits_and_passes_axe)
         # save_screenshots leaves the viewport at 390 px.
         before = page.evaluate(
             "getComputedStyle(document.querySelector('tbody td'), '::before').content"
@@ -119,7 +126,7 @@ def test_confirmation_and_link_pages_pass_axe(chromium, tmp_path, shots, scheme)
         page.click("form.row button[type=submit]")
         page.click("a.danger-link")  # Revoke… opens the confirmation, no JavaScript involved
         assert page.locator("h1").inner_text() == "Revoke token “laptop”?"
-        save_screenshots(page, shots, f"revoke-{scheme}", check=check_axe)
+        save_screenshots(page, shots, f"revoke-{scheme}", check=_fits_and_passes_axe)
         page.set_viewport_size({"width": 1280, "height": 800})
         page.click("text=Yes, revoke it")
         assert "Token “laptop” revoked." in page.inner_text(".flashes")
@@ -135,9 +142,9 @@ def test_confirmation_and_link_pages_pass_axe(chromium, tmp_path, shots, scheme)
         AuthActions(app.test_client()).register("other@example.com")
         page.goto(f"{url}/admin/users")
         page.click("text=Reset password…>>nth=0")
-        save_screenshots(page, shots, f"reset-confirm-{scheme}", check=check_axe)
+        save_screenshots(page, shots, f"reset-confirm-{scheme}", check=_fits_and_passes_axe)
         page.set_viewport_size({"width": 1280, "height": 800})
         page.click("text=Yes, reset the password")
         assert page.locator("#one-time-link").inner_text().startswith(url + "/reset-password/")
-        save_screenshots(page, shots, f"reset-link-{scheme}", check=check_axe)
+        save_screenshots(page, shots, f"reset-link-{scheme}", check=_fits_and_passes_axe)
         problems.check()
