@@ -155,3 +155,26 @@ def test_invitation_form_after_the_session_was_lost_keeps_the_invitation(app, cl
     assert re.search(
         r'value="guest@example.com"[^>]*readonly|readonly[^>]*value="guest@example.com"', body
     )
+
+
+def test_reset_link_form_after_the_session_was_lost_keeps_the_link_usable(app, client):
+    from paissive_income.auth import resets, service
+
+    admin = AuthActions(app.test_client())
+    admin.register("admin@example.com")
+    AuthActions(app.test_client()).register("member@example.com")
+    with app.extensions["paissive"].database.session() as session:
+        actor = service.list_users(session)[0]
+        member_id = service.list_users(session)[1].id
+        token = resets.start_password_reset(
+            session, actor=actor, user_id=member_id, secret_key=app.secret_key
+        )
+    link = f"/reset-password/{token}"
+    stale = _stale_page_token(client, link)
+    data = {"password": "a brand new passphrase", "confirm": "a brand new passphrase"}
+    response = client.post(link, data={**data, "csrf_token": stale})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and EXPIRED in body
+    assert "a brand new passphrase" not in body
+    retry = client.post(link, data={**data, "csrf_token": csrf_token(body)})
+    assert retry.status_code == 302  # the expired try did not use the link up
