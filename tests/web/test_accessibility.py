@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "agent_team"))  # the scripted model helpers
 from run_pages import create_project, scripted_model, start  # noqa: E402
@@ -29,12 +30,14 @@ from browser_support import (  # noqa: E402
     screenshot_folder,
 )
 from live_server import live_server  # noqa: E402
+from paissive_income.auth.models import User  # noqa: E402
 from web_support import AuthActions, csrf_token  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "correct horse battery"
 OWNER, MEMBER, NEWCOMER = "owner@example.com", "member@example.com", "newcomer@example.com"
+FORGETFUL = "forgetful@example.com"  # the admin resets their password
 
 
 @dataclass
@@ -42,7 +45,7 @@ class Site:
     """The served app, the ids of what was made in it, and a browser context per user and scheme."""
 
     url: str
-    ids: dict[str, int]
+    ids: dict[str, int | str]
     browser: object
     folder: Path
     contexts: dict = field(default_factory=dict)
@@ -72,7 +75,21 @@ def _set_run(app, run_id: int, **values) -> None:
         session.commit()
 
 
-def _make_data(app) -> dict[str, int]:
+def _user_id(app, email: str) -> int:
+    with app.extensions["paissive"].database.session() as session:
+        return session.scalars(select(User.id).where(User.email == email)).one()
+
+
+def _one_time_link(client, page: str, action: str, **fields) -> str:
+    """Post an admin form that shows a one-time link; return the link's path."""
+    form = {"csrf_token": csrf_token(client.get(page).get_data(as_text=True)), **fields}
+    html = client.post(action, data=form).get_data(as_text=True)
+    link = re.search(r'<code id="one-time-link">([^<]+)</code>', html)
+    assert link, f"no link from {action}"
+    return "/" + link.group(1).split("/", 3)[3]
+
+
+def _make_data(app) -> dict[str, int | str]:
     """Users, projects and runs in each state the pages show, made through the real forms."""
     queue = app.extensions["agent_team"].queue
     ids = {}
@@ -95,6 +112,15 @@ def _make_data(app) -> dict[str, int]:
         create_project(client)
         auth.logout()
         auth.register(NEWCOMER, PASSWORD)
+        auth.logout()
+        auth.register(FORGETFUL, PASSWORD)
+        auth.logout()
+        auth.login(OWNER, PASSWORD)
+        ids["invitation"] = _one_time_link(
+            client, "/admin/users", "/admin/invitations", email="invited@example.com"
+        )
+        reset = f"/admin/users/{_user_id(app, FORGETFUL)}/reset-password"
+        ids["reset"] = _one_time_link(client, reset, reset)
     _set_run(
         app,
         ids["running"],
@@ -161,6 +187,26 @@ def _submit_empty(button: str) -> Callable:
     return submit
 
 
+def _stale(button: str) -> Callable:
+    def post_with_a_stale_token(page) -> None:
+        page.locator("input[name='csrf_token']").evaluate_all(
+            "inputs => inputs.forEach((input) => { input.value = 'stale'; })"
+        )
+        if button == "Log in":
+            page.get_by_label("Email").fill(OWNER)
+            page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name=button).click()
+        page.get_by_text("Your session expired").first.wait_for()
+
+    return post_with_a_stale_token
+
+
+def _invite(page) -> None:
+    page.get_by_label("Email of the person to invite").fill("guest@example.com")
+    page.get_by_role("button", name="Create invitation link").click()
+    page.locator("#one-time-link").wait_for()
+
+
 PLAN_TABS = ("Summary", "Niches", "Solution", "Monetization", "Marketing", "Assumptions")
 ERRORS = frozenset({400})  # a form sent back with its errors answers 400
 
@@ -219,13 +265,38 @@ PAGES = [
         for tab in ("Niches", "Monetization", "Assumptions")
     ],
     Spec("account", "/account", r"^Your account$"),
+    Spec(
+        "session-expired",
+        "/account",
+        r"^Your session expired$",
+        prepare=_stale("Log out"),
+        ignore=ERRORS,
+    ),
+    Spec(
+        "login-session-expired",
+        "/login",
+        r"^Log in$",
+        who=None,
+        prepare=_stale("Log in"),
+        ignore=ERRORS,
+    ),
     Spec("token-revoke", "/account/tokens/1/revoke", r"^Revoke token"),
     Spec("admin-users", "/admin/users", r"^Users$"),
     Spec("admin-reset-password", "/admin/users/2/reset-password", r"^Reset the password"),
+    Spec("admin-invitation-link", "/admin/users", r"^Invitation link for", prepare=_invite),
+    Spec("invitation", "{invitation}", r"^Create your account$", who=None),
+    Spec("reset-password", "{reset}", r"^Choose a new password$", who=None),
     Spec("api-reference", "/api/v1/reference", r"reference", who=None),
     Spec("not-found", "/no/such/page", r"^404", who=None, status=404),
     Spec("not-found-logged-in", "/runs/999999", r"^404", status=404),
 ]
+
+
+def _check(page, within: str | None) -> None:
+    """No serious axe-core problem, and nothing wider than the window (no sideways scrolling)."""
+    check_axe(page, within)
+    width, window = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= window, f"{page.url} is {width} px wide in a {window} px window"
 
 
 def _answered(problem: str, statuses: frozenset[int]) -> bool:
@@ -249,10 +320,11 @@ def test_page_has_no_serious_accessibility_problem(site, spec, scheme):
     try:
         response = page.goto(site.url + spec.path.format(**site.ids))
         assert response.status == spec.status, f"{spec.name}: HTTP {response.status}"
-        assert re.search(spec.heading, page.locator("h1").first.inner_text().strip())
         if spec.prepare:
             spec.prepare(page)
-        check = functools.partial(check_axe, within=spec.within)
+        heading = page.locator("h1").first.inner_text().strip()
+        assert re.search(spec.heading, heading), f"{spec.name}: not the page meant: {heading}"
+        check = functools.partial(_check, within=spec.within)
         save_screenshots(page, site.folder, f"{spec.name}-{scheme}", check=check)
         expected = (spec.ignore | {spec.status}) - {200}
         problems.seen = [s for s in problems.seen if not _answered(s, expected)]
