@@ -1,5 +1,7 @@
 """Helpers for the admin page's two-step (confirmed) changes, driven through the real forms."""
 
+import uuid
+
 from web_support import csrf_token
 
 
@@ -20,3 +22,9 @@ def admin_post(client, path: str, page: str = "/admin/users", **data):
     """Post an admin action form with the CSRF token of ``page``."""
     token = csrf_token(client.get(page).get_data(as_text=True))
     return client.post(path, data={"csrf_token": token, **data})
+
+
+def unique_ip() -> str:
+    """Return a client IP of this test's own (Redis is shared between test runs)."""
+    n = uuid.uuid4().int
+    return f"10.{n % 250}.{n // 250 % 250}.{n // 62500 % 250 + 1}"

@@ -3,31 +3,9 @@
 import uuid
 from collections import Counter
 
-import pytest
+from auth_admin_support import unique_ip
 
-from paissive_income.db import migrate
-from paissive_income.web import create_app
 from web_support import AuthActions, concurrently, csrf_token
-
-
-@pytest.fixture(params=["disk", "redis"])
-def throttled_app(request, settings):
-    """An app whose login throttle counts in the disk cache or in Redis."""
-    if request.param == "redis":
-        settings = settings.model_copy(update={"redis_url": request.getfixturevalue("redis_url")})
-    app = create_app(settings)
-    services = app.extensions["paissive"]
-    assert services.cache.name == request.param
-    migrate.upgrade(services.database.engine)
-    yield app
-    services.cache.close()
-    services.database.dispose()
-
-
-def _unique_ip() -> str:
-    # Redis is shared between test runs, so every test counts against an IP of its own.
-    n = uuid.uuid4().int
-    return f"10.{n % 250}.{n // 250 % 250}.{n // 62500 % 250 + 1}"
 
 
 def _attempt(app, ip: str, email: str, password: str):
@@ -52,7 +30,7 @@ def test_simultaneous_wrong_passwords_check_at_most_the_account_limit(throttled_
 
     def action(i: int, go) -> int:
         # From 30 addresses (a botnet), so only the account's limit applies.
-        return _attempt(throttled_app, _unique_ip(), email, "wrong!")(i, go)
+        return _attempt(throttled_app, unique_ip(), email, "wrong!")(i, go)
 
     statuses = Counter(concurrently(30, action))
     # Exactly as many password checks (401) as the limit allows; the rest never reach Argon2.
@@ -60,7 +38,7 @@ def test_simultaneous_wrong_passwords_check_at_most_the_account_limit(throttled_
 
 
 def test_simultaneous_attempts_from_one_ip_check_at_most_the_ip_limit(throttled_app):
-    ip, prefix = _unique_ip(), uuid.uuid4().hex
+    ip, prefix = unique_ip(), uuid.uuid4().hex
 
     def action(i: int, go) -> int:
         return _attempt(throttled_app, ip, f"{prefix}-{i}@example.com", "wrong!")(i, go)
@@ -72,7 +50,7 @@ def test_simultaneous_attempts_from_one_ip_check_at_most_the_ip_limit(throttled_
 def test_successful_logins_do_not_use_up_the_ip_limit(throttled_app):
     email = f"{uuid.uuid4().hex}@example.com"
     client = throttled_app.test_client()
-    client.environ_base["REMOTE_ADDR"] = _unique_ip()
+    client.environ_base["REMOTE_ADDR"] = unique_ip()
     user = AuthActions(client)
     user.register(email)
     limit = throttled_app.extensions["paissive"].settings.login_max_attempts_per_ip

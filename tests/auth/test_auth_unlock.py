@@ -4,13 +4,10 @@ import logging
 import uuid
 from collections import Counter
 
-import pytest
-from auth_admin_support import admin_post
+from auth_admin_support import admin_post, unique_ip
 from sqlalchemy import select
 
 from paissive_income.auth.models import User
-from paissive_income.db import migrate
-from paissive_income.web import create_app
 from web_support import AuthActions, concurrently, csrf_token
 
 PASSWORD = "correct horse battery"
@@ -21,50 +18,36 @@ def _user(app, email) -> User:
         return session.scalar(select(User).where(User.email == email))
 
 
-@pytest.fixture(params=["disk", "redis"])
-def throttled_app(request, settings):
-    """An app whose login throttle counts in the disk cache or in Redis."""
-    if request.param == "redis":
-        settings = settings.model_copy(update={"redis_url": request.getfixturevalue("redis_url")})
-    app = create_app(settings)
-    services = app.extensions["paissive"]
-    assert services.cache.name == request.param
-    migrate.upgrade(services.database.engine)
-    yield app
-    services.cache.close()
-    services.database.dispose()
-
-
-def _unique_ip() -> str:
-    n = uuid.uuid4().int
-    return f"10.{n % 250}.{n // 250 % 250}.{n // 62500 % 250 + 1}"
-
-
 def _lock_out(app, email: str) -> None:
     attacker = AuthActions(app.test_client())
     for _ in range(app.extensions["paissive"].settings.login_max_attempts_per_account):
-        attacker.client.environ_base["REMOTE_ADDR"] = _unique_ip()
+        attacker.client.environ_base["REMOTE_ADDR"] = unique_ip()
         assert attacker.login(email, "wrong password!").status_code == 401
     assert attacker.login(email, PASSWORD).status_code == 429
 
 
-def test_admin_unlocks_a_throttled_account(throttled_app, caplog):
-    caplog.set_level(logging.INFO, logger="paissive_income.audit")
+def _locked_member(app) -> tuple[AuthActions, str, int]:
+    """Register an admin (logged in) and a member whose account is then locked out."""
     admin_email, member_email = (
         f"admin-{uuid.uuid4().hex}@example.com",
         f"{uuid.uuid4().hex}@example.com",
     )
-    admin = AuthActions(throttled_app.test_client())
+    admin = AuthActions(app.test_client())
     admin.register(admin_email)
-    AuthActions(throttled_app.test_client()).register(member_email)
-    _lock_out(throttled_app, member_email)
-    member_id = _user(throttled_app, member_email).id
+    AuthActions(app.test_client()).register(member_email)
+    _lock_out(app, member_email)
+    return admin, member_email, _user(app, member_email).id
+
+
+def test_admin_unlocks_a_throttled_account(throttled_app, caplog):
+    caplog.set_level(logging.INFO, logger="paissive_income.audit")
+    admin, member_email, member_id = _locked_member(throttled_app)
     response = admin_post(admin.client, f"/admin/users/{member_id}/unlock")
     assert response.status_code == 302
     page = admin.client.get("/admin/users").get_data(as_text=True)
     assert f"Failed login attempts cleared: {member_email} can log in again." in page
     member = AuthActions(throttled_app.test_client())
-    member.client.environ_base["REMOTE_ADDR"] = _unique_ip()
+    member.client.environ_base["REMOTE_ADDR"] = unique_ip()
     assert member.login(member_email, PASSWORD).status_code == 302
     assert [
         r.target_user_id for r in caplog.records if getattr(r, "audit_action", None) == "unlock"
@@ -72,15 +55,7 @@ def test_admin_unlocks_a_throttled_account(throttled_app, caplog):
 
 
 def test_unlock_needs_its_csrf_token(throttled_app):
-    admin_email, member_email = (
-        f"admin-{uuid.uuid4().hex}@example.com",
-        f"{uuid.uuid4().hex}@example.com",
-    )
-    admin = AuthActions(throttled_app.test_client())
-    admin.register(admin_email)
-    AuthActions(throttled_app.test_client()).register(member_email)
-    _lock_out(throttled_app, member_email)
-    member_id = _user(throttled_app, member_email).id
+    admin, member_email, member_id = _locked_member(throttled_app)
     assert admin.client.post(f"/admin/users/{member_id}/unlock").status_code == 400
     assert AuthActions(throttled_app.test_client()).login(member_email, PASSWORD).status_code == 429
 
@@ -101,7 +76,7 @@ def test_unlock_during_an_attack_never_lets_more_than_two_windows_through(thrott
                 f"/admin/users/{member_id}/unlock", data={"csrf_token": token}
             ).status_code
         client = throttled_app.test_client()
-        client.environ_base["REMOTE_ADDR"] = _unique_ip()
+        client.environ_base["REMOTE_ADDR"] = unique_ip()
         form_token = csrf_token(client.get("/login").get_data(as_text=True))
         go()
         data = {"email": email, "password": "wrong password!", "csrf_token": form_token}
@@ -116,5 +91,5 @@ def test_unlock_during_an_attack_never_lets_more_than_two_windows_through(thrott
     # Whatever the interleaving, a later unlock lets the owner straight in.
     admin_post(admin.client, f"/admin/users/{member_id}/unlock")
     owner = AuthActions(throttled_app.test_client())
-    owner.client.environ_base["REMOTE_ADDR"] = _unique_ip()
+    owner.client.environ_base["REMOTE_ADDR"] = unique_ip()
     assert owner.login(email, PASSWORD).status_code == 302
