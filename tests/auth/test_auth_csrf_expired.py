@@ -178,3 +178,11 @@ def test_reset_link_form_after_the_session_was_lost_keeps_the_link_usable(app, c
     assert "a brand new passphrase" not in body
     retry = client.post(link, data={**data, "csrf_token": csrf_token(body)})
     assert retry.status_code == 302  # the expired try did not use the link up
+
+
+def test_an_expired_post_to_a_dead_link_says_why_on_the_site_error_page(app, client):
+    response = client.post("/invitation/forged", data={"csrf_token": "stale"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "This invitation has expired or is not valid." in body
+    assert '<main id="main"' in body  # the site's own page, not a bare one

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import flash, make_response, render_template, request
+from flask import current_app, flash, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -42,7 +42,7 @@ def handle_csrf_error(exc: CSRFError):
     try:
         page = render(**(request.view_args or {})) if render else _expired_page()
     except HTTPException as refused:  # e.g. the link in the URL is no longer valid
-        return refused
+        return current_app.handle_http_exception(refused)
     response = make_response(page)
     if response.status_code == 200:  # a redirect (e.g. to log in again) stays one
         response.status_code = 400
