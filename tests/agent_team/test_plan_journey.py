@@ -443,7 +443,7 @@ def test_the_run_flow_with_the_keyboard_only(site):
     tab_to(page, "Model")
     page.keyboard.type("scripted-keyboard")
     tab_to(page, "Run analysis")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Space")  # a button: Space presses it, as Enter does
     page.wait_for_url(re.compile(re.escape(site.url) + r"/runs/\d+$"))
     watch_to_the_end(page)
     wait_for_plan(page)

@@ -247,7 +247,7 @@ PAGES = [
             prepare=_tab(tab),
             within=f"#{tab.lower()}",
         )
-        for tab in PLAN_TABS
+        for tab in PLAN_TABS[1:]  # Summary is the tab run-finished opens on
     ],
     Spec("compare-choose", "/compare?a={run}", r"^Compare$"),
     Spec("compare-runs", "/compare?a={run}&b={run2}", r"^Compare$"),
