@@ -35,20 +35,31 @@ PASSWORD = "correct horse battery"
 SEGMENTS = "freelance translators\ntranslation agencies"
 STEP_DELAY = 0.25  # seconds the scripted model takes a call: slow enough to watch, fast to test
 
-# Records each state a stage takes on the page as it was loaded (a reload loses it); returns
-# the states the stages had when the watch began.
-WATCH_STAGES = """() => {
-  window.__seen = [];
-  new MutationObserver((changes) => changes.forEach((change) => window.__seen.push(
-    change.target.dataset.stage + ":" + change.target.dataset.state
-  ))).observe(document.querySelector(".stages"), {subtree: true, attributeFilter: ["data-state"]});
-  return Object.fromEntries([...document.querySelectorAll(".stage")].map(
-    (stage) => [stage.dataset.stage, stage.dataset.state]));
+# On every run page of a tab told to watch (``watch_next_run``): the stages' states when the
+# first such page loaded, and every state change the page's script makes after, kept in the tab's
+# sessionStorage so that the page's reload at the end loses nothing.
+WATCH_RUN_PAGES = """document.addEventListener("DOMContentLoaded", () => {
+  const stages = document.querySelector(".stages");
+  if (!stages || sessionStorage.getItem("watch") !== "1") return;
+  if (!sessionStorage.getItem("before")) {
+    sessionStorage.setItem("before", JSON.stringify(Object.fromEntries(
+      [...stages.querySelectorAll(".stage")].map((s) => [s.dataset.stage, s.dataset.state]))));
+  }
+  new MutationObserver((changes) => {
+    const seen = JSON.parse(sessionStorage.getItem("seen") || "[]");
+    changes.forEach((c) => seen.push(c.target.dataset.stage + ":" + c.target.dataset.state));
+    sessionStorage.setItem("seen", JSON.stringify(seen));
+  }).observe(stages, {subtree: true, attributeFilter: ["data-state"]});
+});"""
+WATCH_NEXT_RUN = """() => {
+  ["before", "seen"].forEach((key) => sessionStorage.removeItem(key));
+  sessionStorage.setItem("watch", "1");
 }"""
-# Once every stage is done on that same page (so through the event stream): what was seen.
-ALL_DONE_LIVE = """() => window.__seen
-  && document.querySelectorAll('.stage[data-state="done"]').length === 4
-  && window.__seen"""
+# Once every stage shows done: the states at the first load and the changes seen since.
+ALL_DONE = """() => document.querySelectorAll('.stage[data-state="done"]').length === 4 && {
+  before: JSON.parse(sessionStorage.getItem("before") || "{}"),
+  seen: JSON.parse(sessionStorage.getItem("seen") || "[]"),
+}"""
 
 
 @dataclass
@@ -68,6 +79,7 @@ class Site:
             viewport={"width": width, "height": 800}, accept_downloads=True, **context
         )
         page = browser_context.new_page()
+        page.add_init_script(WATCH_RUN_PAGES)
         page.goto(f"{self.url}/register")
         page.get_by_label("Email").fill(f"user{self.users}@example.com")
         page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -110,14 +122,20 @@ def create_project(site: Site, page, name: str = "Translators") -> str:
     return page.url
 
 
-def watch_to_the_end(page) -> list[str]:
-    """Follow the open run page until every stage is done; each one not done yet ends live.
+def watch_next_run(page) -> None:
+    """Watch the run page this tab opens next (call before the click that opens it)."""
+    page.evaluate(WATCH_NEXT_RUN)
 
-    Returns the states seen on the page, in order (so through the event stream, not a reload).
+
+def watch_to_the_end(page) -> list[str]:
+    """Follow the watched run page until every stage is done; each one not done yet ends live.
+
+    Returns the states the page's script set, in order (so from the event stream, not a reload).
     """
-    before = page.evaluate(WATCH_STAGES)
-    seen = page.wait_for_function(ALL_DONE_LIVE, timeout=60_000, polling=50).json_value()
-    assert before["marketing"] != "done", "the run had ended before the page was watched"
+    watched = page.wait_for_function(ALL_DONE, timeout=60_000, polling=50).json_value()
+    before, seen = watched["before"], watched["seen"]
+    assert before, "no run page was watched"
+    assert before["marketing"] != "done", "the run had ended before its page loaded"
     for stage, state in before.items():
         if state != "done":
             assert f"{stage}:done" in seen, f"{stage} was not seen ending live: {seen}"
@@ -183,6 +201,7 @@ def test_journey_register_and_create_a_project(site, journey):
 def test_journey_run_an_analysis_and_watch_it_live_to_the_end(site, journey):
     journey.after("create")
     page = journey.page
+    watch_next_run(page)
     page.get_by_role("button", name="Run analysis").click()
     page.wait_for_url(re.compile(re.escape(site.url) + r"/runs/\d+$"))
     journey.urls["run"] = page.url
@@ -266,6 +285,7 @@ def test_journey_choose_another_niche_and_watch_the_rerun(site, journey):
     other = page.locator("#niches tbody tr:not(.chosen)").first
     name = other.locator("td[data-label='Niche'] a").inner_text()
     assert name != chosen
+    watch_next_run(page)
     other.get_by_role("button", name=re.compile("^Choose this niche")).click()
     page.wait_for_url(re.compile(re.escape(journey.urls["run"]) + r"(#.*)?$"))
     seen = watch_to_the_end(page)
@@ -331,6 +351,7 @@ def start_run(site: Site, page, model: str) -> str:
     """
     create_project(site, page)
     page.get_by_label("Model").fill(model)
+    watch_next_run(page)
     page.get_by_role("button", name="Run analysis").click()
     page.wait_for_url(re.compile(re.escape(site.url) + r"/runs/\d+$"))
     return page.url
@@ -353,6 +374,7 @@ def test_cancel_a_working_run_then_resume_it_without_redoing_research(site):
     assert page.locator('.stage[data-stage="research"][data-state="done"]').count() == 1
     assert page.locator('.stage[data-stage="marketing"][data-state="done"]').count() == 0
     site.shoot(page, "cancelled")
+    watch_next_run(page)
     resume.click()
     watch_to_the_end(page)
     wait_for_plan(page)
@@ -377,6 +399,7 @@ def test_a_failed_run_shows_its_error_and_resume_finishes_it(site):
     assert page.locator('.stage[data-stage="solution"][data-state="done"]').count() == 1
     assert page.locator('.stage[data-stage="monetization"][data-state="failed"]').count() == 1
     site.shoot(page, "failed")
+    watch_next_run(page)
     page.get_by_role("button", name="Resume run").click()
     watch_to_the_end(page)
     wait_for_plan(page)
@@ -443,6 +466,7 @@ def test_the_run_flow_with_the_keyboard_only(site):
     tab_to(page, "Model")
     page.keyboard.type("scripted-keyboard")
     tab_to(page, "Run analysis")
+    watch_next_run(page)
     page.keyboard.press("Space")  # a button: Space presses it, as Enter does
     page.wait_for_url(re.compile(re.escape(site.url) + r"/runs/\d+$"))
     watch_to_the_end(page)
