@@ -137,16 +137,14 @@ def screenshots(request, tmp_path_factory) -> Path:
 
 
 def save_screenshot(page, path: Path, *, most: int = 5000) -> None:
-    """Save a full-page screenshot (its top ``most`` px), and a copy in $SCREENSHOT_DIR if set.
-
-    No copy is made when ``path`` is already in $SCREENSHOT_DIR.
-    """
+    """Save a full-page screenshot (its top ``most`` px), and a copy in $SCREENSHOT_DIR if set."""
     size = page.evaluate(
         "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
     )
     clip = {"x": 0, "y": 0, "width": size[0], "height": most} if size[1] > most else None
     page.screenshot(path=str(path), full_page=True, clip=clip)
     assert path.stat().st_size > 0
+    # No copy when the file is in $SCREENSHOT_DIR already (see screenshot_folder).
     if (target := os.environ.get("SCREENSHOT_DIR")) and not path.is_relative_to(target):
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(target) / path.name)
@@ -155,10 +153,8 @@ def save_screenshot(page, path: Path, *, most: int = 5000) -> None:
 def save_screenshots(
     page, folder: Path, name: str, *, check: Callable | None = None, height: int = 800
 ) -> list[Path]:
-    """At each of ``WIDTHS``: size the page, run ``check(page)``, save ``<name>-<width>.png``.
-
-    The viewport is left at the last width (390): callers that go on set the one they need.
-    """
+    """At each of ``WIDTHS``: size the page, run ``check(page)``, save ``<name>-<width>.png``."""
+    # The viewport is left at the last width (390): callers that go on set the one they need.
     paths = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": height})
@@ -172,10 +168,7 @@ def save_screenshots(
 
 @contextmanager
 def fresh_app(tmp_path: Path, **overrides) -> Iterator:
-    """Yield a new app on SQLite in ``tmp_path`` with its schema at head; close it after.
-
-    ``overrides`` are settings (e.g. ``open_registration=True`` for tests with many users).
-    """
+    """Yield a new app on SQLite in ``tmp_path`` (schema at head, ``overrides`` set); close it."""
     from paissive_income.db import migrate
     from paissive_income.web import create_app
 

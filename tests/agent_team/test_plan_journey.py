@@ -128,10 +128,8 @@ def watch_next_run(page) -> None:
 
 
 def watch_to_the_end(page) -> list[str]:
-    """Follow the watched run page until every stage is done; each one not done yet ends live.
-
-    Returns the states the page's script set, in order (so from the event stream, not a reload).
-    """
+    """Wait until the watched run is done; each stage not done at first load was seen to end."""
+    # Returns the states the page's script set, in order (so from the event stream, not a reload).
     watched = page.wait_for_function(ALL_DONE, timeout=60_000, polling=50).json_value()
     before, seen = watched["before"], watched["seen"]
     assert before, "no run page was watched"
@@ -344,11 +342,9 @@ def test_journey_compare_two_niches(site, journey):
 
 
 def start_run(site: Site, page, model: str) -> str:
-    """Create a project and start a run of it on ``model``; return the run page's URL.
-
-    Model replies are cached by model and prompt: a model name of its own per test makes every
-    call of its run reach the (slow) scripted model, as a first run does.
-    """
+    """Create a project and start a run of it on ``model``; return the run page's URL."""
+    # Model replies are cached by model and prompt: a model name of its own per test makes every
+    # call of its run reach the (slow) scripted model, as a first run does.
     create_project(site, page)
     page.get_by_label("Model").fill(model)
     watch_next_run(page)
