@@ -338,6 +338,23 @@ def test_journey_compare_two_niches(site, journey):
     journey.passed.append("compare")
 
 
+def test_journey_print_the_plan(site, journey):
+    journey.after("niche")
+    page = journey.page
+    page.goto(journey.urls["run"])
+    page.emulate_media(media="print")
+    try:
+        for name in PLAN_TABS:  # every panel prints, in order, without the tabs or the forms
+            assert page.locator(f"#{name.lower()}").is_visible(), name
+        for hidden in (".tabs-nav", ".site-header", "#run-live", "form"):
+            assert not page.locator(hidden).first.is_visible(), hidden
+        save_screenshot(page, site.folder / "08-print-1280.png")
+        assert page.pdf(format="A4")[:5] == b"%PDF-"
+    finally:
+        page.emulate_media(media="screen")
+    journey.problems.check()
+
+
 # Standalone: cancel and resume, a failed run, a phone, the keyboard only.
 
 
