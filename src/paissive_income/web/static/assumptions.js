@@ -25,20 +25,22 @@
     window.requestAnimationFrame(() => { region.textContent = text; });
   }
 
-  // Values typed but not sent yet (another field's change came back first) are kept.
-  function unsent(plan, postedKey) {
+  // Values typed but not sent yet are kept: another field's, or this field's typed again while
+  // its last value was on its way (the answer to the older value must not overwrite it).
+  function unsent(plan, posted) {
     return Array.from(plan.querySelectorAll(".assumption-form [name='value']"))
       .filter((input) => input.id && input.value !== input.defaultValue)
-      .filter((input) => input.form.querySelector("[name='key']").value !== postedKey)
+      .filter((input) => input.form.querySelector("[name='key']").value !== posted.key
+        || (posted.action === "set" && input.value !== posted.value))
       .map((input) => [input.id, input.value]);
   }
 
-  function swap(html, fallbackId, postedKey) {
+  function swap(html, fallbackId, posted) {
     const plan = document.getElementById("plan");
     const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("plan");
     if (!plan || !fresh) return false;
     const open = new Map(Array.from(plan.querySelectorAll("details[id]"), (d) => [d.id, d.open]));
-    const typed = unsent(plan, postedKey);
+    const typed = unsent(plan, posted);
     const active = document.activeElement;
     const activeId = active && plan.contains(active) ? active.id : null;
     plan.replaceChildren(...fresh.childNodes);
@@ -86,8 +88,11 @@
     })
       .then((response) => response.text().then((html) => ({ ok: response.ok, html: html })))
       .then((result) => {
-        if (waiting > 0) return; // a later change is on its way: show that one
-        if (!swap(result.html, field && field.id, key)) {
+        // A later change is queued, or typed and waiting for its debounce: show that one instead,
+        // so a value the user has just typed is never overwritten by an older answer.
+        if (waiting > 0 || timers.size > 0) return;
+        const posted = { key: key, action: action, value: data.get("value") };
+        if (!swap(result.html, field && field.id, posted)) {
           fallBack(form, action);
           return;
         }
