@@ -233,6 +233,13 @@ PAGES = [
     Spec("dashboard-empty", "/", r"^Your projects$", who=NEWCOMER),
     Spec("dashboard", "/", r"^Your projects$"),
     Spec("project-new", "/projects/new", r"^New project$"),
+    Spec(
+        "project-new-errors",
+        "/projects/new",
+        r"^New project$",
+        prepare=_submit_empty("Create project"),
+        ignore=ERRORS,
+    ),
     Spec("project-edit", "/projects/{project}/edit", r"^Edit project$"),
     Spec("project-delete", "/projects/{project}/delete", r"^Delete"),
     Spec("project", "/projects/{project}", r"^Translators$"),
