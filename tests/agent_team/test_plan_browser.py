@@ -119,3 +119,18 @@ def test_without_javascript_every_panel_shows_in_order(chromium, live_url):
     assert page.get_by_role("tab").count() == 0  # plain links to the panels instead
     page.get_by_role("link", name="Marketing", exact=True).click()
     assert page.url.endswith("#marketing")
+
+
+def test_a_plan_page_loads_without_moving_focus_or_the_url(chromium, live_url):
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live_url}/sample-plan")
+    page.get_by_role("tablist", name="Plan sections").wait_for()
+    # Writing the hash while the page loads made Chromium scroll to the panel and focus it.
+    assert page.evaluate("[document.activeElement.tagName, location.hash, window.scrollY]") == [
+        "BODY",
+        "",
+        0,
+    ]
+    assert selected(page) == ["Summary"]
+    page.get_by_role("tab", name="Niches").click()
+    assert page.evaluate("location.hash") == "#niches"

@@ -10,7 +10,7 @@
     return { tabs: tabs, panels: panels };
   }
 
-  function select(root, index, focus) {
+  function select(root, index, focus, keepUrl) {
     const found = parts(root);
     found.tabs.forEach((tab, i) => {
       const on = i === index;
@@ -21,7 +21,7 @@
     });
     const tab = found.tabs[index];
     if (focus) tab.focus();
-    if (window.location.hash !== tab.hash) {
+    if (!keepUrl && window.location.hash !== tab.hash) {
       history.replaceState(history.state, "", tab.hash);
     }
   }
@@ -80,7 +80,9 @@
       root.addEventListener("keydown", (event) => onKey(root, event));
     }
     const index = indexOfHash(root, window.location.hash);
-    select(root, index < 0 ? 0 : index, false);
+    // Only a choice writes the hash: written while the page loads, the browser would scroll to
+    // the panel and focus it.
+    select(root, index < 0 ? 0 : index, false, true);
     const target = window.location.hash && document.getElementById(window.location.hash.slice(1));
     if (index >= 0 && target && target !== found.panels[index]) target.scrollIntoView();
   }
