@@ -23,13 +23,6 @@ def _owned(project_id: int):
         abort(404)
 
 
-def _apply_errors(form: ProjectForm, exc: ValidationError) -> None:
-    for err in exc.errors():
-        field = getattr(form, str(err["loc"][0]), None)
-        if field is not None:
-            field.errors = [*field.errors, err["msg"]]
-
-
 @bp.get("/")
 def dashboard():
     """List the user's projects a page at a time; a visitor not logged in gets the landing page."""
@@ -73,7 +66,7 @@ def create():
                 db_session(), owner_id=current_user.id, data=form.to_schema()
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form.apply_schema_errors(exc)
         else:
             flash(f"Project “{project.name}” created: run an analysis next.", "success")
             return redirect(url_for("runs.project", project_id=project.id))
@@ -96,7 +89,7 @@ def edit(project_id: int):
                 db_session(), owner_id=current_user.id, project_id=project_id, data=form.to_schema()
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form.apply_schema_errors(exc)
         else:
             flash("Project saved.", "success")
             return redirect(url_for("runs.project", project_id=project_id))
