@@ -209,6 +209,8 @@ def test_journey_run_an_analysis_and_watch_it_live_to_the_end(site, journey):
     assert "marketing:running" in seen and "marketing:done" in seen, seen
     wait_for_plan(page)
     assert page.locator("#run-status").inner_text() == "succeeded"
+    # Nothing takes the focus by itself when the plan loads (a ringed panel, a scrolled page).
+    assert page.evaluate("!document.activeElement.matches('.plan-panel')"), "a panel took focus"
     site.shoot(page, "03-run-finished")
     journey.problems.check()
     journey.passed.append("run")
