@@ -33,12 +33,15 @@ def test_groups_hold_every_assumption_once_niches_first(plan):
     groups = assumption_groups(plan)
     keys = [item.assumption.key for group in groups for item in group.items]
     assert sorted(keys) == sorted(a.key for a in plan.assumptions)
-    assert [g.key for g in groups] == [
-        "niches.0", "niches.1", "niches.2", "niches.3",
+    # Niches in the ranking's order, titled as the ranking names them.
+    assert [g.key for g in groups] == [f"niches.{n.index}" for n in plan.niches] + [
         "solution", "pricing", "funnel", "marketing", "founder",
     ]  # fmt: skip
-    names = {n.index: n.name for n in plan.niches}
-    assert groups[0].title == f"Niche 1: {names[0]}"
+    first, second = plan.niches[0], plan.niches[1]
+    assert first.index != 0 or second.index != 1  # the sample's ranking is not its research order
+    chosen = " (chosen)" if first.index == plan.chosen_niche else ""
+    assert groups[0].title == f"Niche ranked 1: {first.name}{chosen}"
+    assert groups[1].title.startswith(f"Niche ranked 2: {second.name}")
     opened = {g.key for g in groups if g.open}
     # The money sections, the chosen niche and any section holding a value of the user's.
     assert opened == {"pricing", "funnel", "marketing", "founder", "niches.2"} | {

@@ -62,22 +62,22 @@ def section_of(key: str) -> str:
 
 
 def assumption_groups(plan: Plan) -> list[AssumptionGroup]:
-    """Return the plan's assumptions grouped by section: niches first (by index), then the rest."""
-    names = {niche.index: niche.name for niche in plan.niches}
+    """Return the plan's assumptions grouped by section: niches first (by rank), then the rest."""
+    ranked = {niche.index: niche for niche in plan.niches}
     found: dict[str, list[Assumption]] = {}
     for assumption in plan.assumptions:
         found.setdefault(section_of(assumption.key), []).append(assumption)
 
     def order(section: str) -> tuple[int, int]:
         if section.startswith("niches."):
-            return (0, int(section.split(".")[1]))
+            niche = ranked.get(int(section.split(".")[1]))
+            return (0, niche.rank if niche else len(ranked) + 1)
         return (1, list(SECTIONS).index(section) if section in SECTIONS else len(SECTIONS))
 
     groups = []
     for section in sorted(found, key=order):
         if section.startswith("niches."):
-            index = int(section.split(".")[1])
-            title = f"Niche {index + 1}: {names.get(index, 'unnamed')}"
+            title = _niche_title(ranked.get(int(section.split(".")[1])), plan.chosen_niche)
         else:
             title = SECTIONS.get(section, section.capitalize())
         items = tuple(PanelItem(a, subject_of(plan, a.key)) for a in found[section])
@@ -85,6 +85,13 @@ def assumption_groups(plan: Plan) -> list[AssumptionGroup]:
         shown = section in OPEN_SECTIONS or section == f"niches.{plan.chosen_niche}" or touched
         groups.append(AssumptionGroup(section, title, items, shown))
     return groups
+
+
+def _niche_title(niche, chosen: int) -> str:
+    """Title a niche's group as the ranking names it: "Niche ranked 1: Name (chosen)"."""
+    if niche is None:
+        return "A niche no longer ranked"
+    return f"Niche ranked {niche.rank}: {niche.name}{' (chosen)' if niche.index == chosen else ''}"
 
 
 def subject_of(plan: Plan, key: str) -> str:
