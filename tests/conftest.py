@@ -7,9 +7,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 
 from browser_support import chromium  # noqa: F401  (the fixture, for every browser test)
+from paissive_income.auth import passwords
 from paissive_income.config import Settings, load_settings
 from web_support import AuthActions
 
@@ -106,3 +108,18 @@ def client(app):
 def auth(client) -> AuthActions:
     """Helpers to register and log in through the real forms."""
     return AuthActions(client)
+
+
+# Argon2id at its cheapest: the production profile (RFC 9106 low memory) costs about 0.1 s a hash,
+# paid on every registration and login of the suite. The hashing itself is the same code.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+FAST_DUMMY_HASH = FAST_HASHER.hash("paissive-income-timing-equaliser")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request, monkeypatch) -> None:
+    """Hash passwords cheaply in tests, except those marked ``production_hashing``."""
+    if request.node.get_closest_marker("production_hashing"):
+        return
+    monkeypatch.setattr(passwords, "_hasher", FAST_HASHER)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", FAST_DUMMY_HASH)
