@@ -80,7 +80,14 @@ def test_every_assumption_shows_with_source_confidence_and_rationale(app, client
         field = "a-" + assumption.key.replace(".", "-")
         assert f'id="{field}"' in row and f'for="{field}"' in row
         assert f'aria-describedby="{field}-about"' in row
-    for section in ("Niche ranked 1:", "Solution", "Pricing", "Funnel and costs", "Marketing", "Founder"):
+    for section in (
+        "Niche ranked 1:",
+        "Solution",
+        "Pricing",
+        "Funnel and costs",
+        "Marketing",
+        "Founder",
+    ):
         assert f'<h3 class="group-title">{section}' in page
     impact = item(page, "solution.features.0.impact")  # a scale: a select of its choices
     assert "<select" in impact and '<option value="0.25"' in impact

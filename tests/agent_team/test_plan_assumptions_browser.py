@@ -20,7 +20,8 @@ SLOW_NEXT_ANSWER = """() => {
   const fetch = window.fetch;
   window.fetch = (...args) => {
     window.fetch = fetch;
-    return fetch(...args).then((answer) => new Promise((done) => setTimeout(() => done(answer), 800)));
+    const later = (answer) => new Promise((done) => setTimeout(() => done(answer), 800));
+    return fetch(...args).then(later);
   };
 }"""
 

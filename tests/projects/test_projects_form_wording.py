@@ -1,4 +1,4 @@
-"""The project form refuses in the product's words: each message names its field, never pydantic's."""
+"""The project form refuses in our words: each message names its field, never in pydantic's."""
 
 from __future__ import annotations
 
