@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from run_pages import create_project, scripted_model, start
+from plan_support import project, scripted
+from run_pages import start
 
 from agent_team.runs.models import Run
 from web_support import AuthActions, csrf_token
 
-
-@pytest.fixture(autouse=True)
-def scripted(monkeypatch):
-    """The scripted model server, set in the environment before the app reads its settings."""
-    with scripted_model(monkeypatch) as server:
-        yield server
-
-
-@pytest.fixture
-def project(app, client, auth) -> int:
-    """Register and create a project; return its id (jobs run inside the request)."""
-    app.extensions["agent_team"].queue.huey.immediate = True
-    auth.register()
-    return create_project(client)
+__all__ = ["project", "scripted"]  # fixtures, shared with the plan page tests
 
 
 def run_count(app) -> int:
