@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_plan_browser import live_url
+from test_plan_browser import finished_run, live_url
 
 from browser_support import PageProblems, check_axe, fresh_app, save_screenshots, screenshots
 from live_server import live_server
@@ -26,24 +26,6 @@ SLOW_NEXT_ANSWER = """() => {
 }"""
 
 
-def finished_plan(page, url: str) -> None:
-    """Register, create a project, run it and open its finished plan (reloading once it is done)."""
-    page.goto(f"{url}/register")
-    page.get_by_label("Email").fill("money@example.com")
-    page.get_by_label("Password", exact=True).fill("correct horse battery")
-    page.get_by_label("Repeat password").fill("correct horse battery")
-    page.get_by_role("button", name="Register").click()
-    page.wait_for_url(f"{url}/")
-    page.goto(f"{url}/projects/new")
-    page.get_by_label("Name").fill("Translators")
-    page.get_by_label("Market segments").fill("freelance translators")
-    page.get_by_role("button", name="Create project").click()
-    page.get_by_role("button", name="Run analysis").click()
-    # The page follows the run live and reloads itself once the run has ended: then the plan shows.
-    page.locator("#plan").wait_for(timeout=60_000)
-    page.get_by_role("tablist", name="Plan sections").wait_for()
-
-
 def recomputed(page, expected: str = "Plan recomputed") -> None:
     """Wait until the live region announces ``expected`` (then clear it for the next change)."""
     page.wait_for_function(
@@ -64,7 +46,7 @@ def focused(page) -> str:
 def test_change_an_assumption_and_reset_it_without_a_reload(chromium, live_url, screenshots):
     page = chromium.new_context(viewport={"width": 1280, "height": 800}).new_page()
     problems = PageProblems(page)
-    finished_plan(page, live_url)
+    finished_run(page, live_url, email="money@example.com", segments="freelance translators")
     page.evaluate("window.__samePage = true")  # gone if the page reloads
     original = numbers(page)
     page.get_by_role("tab", name="Monetization").click()

@@ -30,17 +30,23 @@ def live_url(tmp_path, monkeypatch) -> Iterator[str]:
             consumer.stop(graceful=True)
 
 
-def finished_run(page, url: str) -> None:
+def finished_run(
+    page,
+    url: str,
+    *,
+    email: str = "tabs@example.com",
+    segments: str = "freelance translators\ntranslation agencies",
+) -> None:
     """Register, create a project and run it; wait for the finished run page with its plan."""
     page.goto(f"{url}/register")
-    page.get_by_label("Email").fill("tabs@example.com")
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill("correct horse battery")
     page.get_by_label("Repeat password").fill("correct horse battery")
     page.get_by_role("button", name="Register").click()
     page.wait_for_url(f"{url}/")
     page.goto(f"{url}/projects/new")
     page.get_by_label("Name").fill("Translators")
-    page.get_by_label("Market segments").fill("freelance translators\ntranslation agencies")
+    page.get_by_label("Market segments").fill(segments)
     page.get_by_role("button", name="Create project").click()
     page.get_by_role("button", name="Run analysis").click()
     page.wait_for_url(re.compile(re.escape(url) + r"/runs/\d+$"))
