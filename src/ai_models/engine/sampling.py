@@ -7,8 +7,8 @@ when the request gives a ``seed``), so a request's output does not depend on its
 from __future__ import annotations
 
 import torch
-import xgrammar as xgr
 
+from ai_models.engine.masks import apply_grammar
 from ai_models.engine.sequence import Sequence
 
 
@@ -23,29 +23,6 @@ def _apply_penalties(logits: torch.Tensor, rows: list[Sequence]) -> None:
         for token, bias in params.logit_bias.items():
             if 0 <= token < logits.shape[-1]:
                 logits[i, token] += bias
-
-
-def _apply_grammar(logits: torch.Tensor, rows: list[Sequence], stop_ids: torch.Tensor) -> None:
-    constrained = [i for i, seq in enumerate(rows) if seq.grammar is not None]
-    free_no_eos = [i for i, seq in enumerate(rows) if seq.grammar is None and seq.params.ignore_eos]
-    if free_no_eos and stop_ids.numel():
-        index = torch.tensor(free_no_eos, device=logits.device)
-        logits[index.unsqueeze(-1), stop_ids.to(logits.device)] = float("-inf")
-    if not constrained:
-        return
-    grammar = rows[constrained[0]].grammar.grammar
-    bitmask = xgr.allocate_token_bitmask(len(rows), grammar.vocab_size)
-    for i in constrained:
-        rows[i].grammar.fill(bitmask, i)
-    device_logits = logits if logits.device.type in ("cpu", "cuda") else logits.cpu()
-    xgr.apply_token_bitmask_inplace(
-        device_logits, bitmask.to(device_logits.device), indices=constrained
-    )
-    if device_logits is not logits:
-        logits.copy_(device_logits)
-    if grammar.forbidden.numel():
-        index = torch.tensor(constrained, device=logits.device)
-        logits[index.unsqueeze(-1), grammar.forbidden.to(logits.device)] = float("-inf")
 
 
 def _top_p_filter(logits: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
@@ -77,7 +54,7 @@ def choose_tokens(logits: torch.Tensor, rows: list[Sequence], stop_ids: torch.Te
     """Return the next token for each row (``logits`` is modified in place)."""
     logits = logits.float()
     _apply_penalties(logits, rows)
-    _apply_grammar(logits, rows, stop_ids)
+    apply_grammar(logits, rows, stop_ids)
     greedy = logits.argmax(dim=-1).tolist()
     sampled_rows = [i for i, seq in enumerate(rows) if seq.params.temperature > 0]
     if sampled_rows:
