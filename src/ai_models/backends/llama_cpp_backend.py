@@ -1,0 +1,330 @@
+"""The ``llama-cpp`` backend: GGUF models (4-bit and other quantized weights) run by llama.cpp.
+
+Needs the optional extra: ``pip install "paissive-income[gguf]"`` (llama-cpp-python). A
+``llama_cpp.Llama`` is not thread-safe, so one worker thread owns it and runs one request at a time
+(its choices one after another, reusing the prompt's KV cache); requests wait in a bounded
+``WaitQueue`` (``MAX_QUEUE_SIZE`` sequences, 429 beyond). Tokens are chosen by our own sampler
+(``engine.sampling.choose_tokens``) inside llama-cpp-python's ``logits_processor``, so sampling
+parameters, seeds and JSON grammars (xgrammar masks with the guaranteed closing) behave as on the
+``transformers`` backend; plain greedy requests skip it and use llama.cpp's own argmax.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from ai_models.backends import register
+from ai_models.backends.base import Backend, RequestContext, ServedModel
+from ai_models.errors import InvalidRequestError, ModelLoadError, ModelServiceError
+from ai_models.registry import ModelSpec, Task
+
+if TYPE_CHECKING:
+    from ai_models.backends.gguf_vocab import GgufVocab
+    from ai_models.config import ModelServiceSettings
+    from ai_models.engine.grammar import JsonGrammar
+    from ai_models.engine.sequence import Delta, Sequence
+    from ai_models.metrics import ModelMetrics
+
+logger = logging.getLogger(__name__)
+INSTALL_HINT = 'the llama-cpp backend needs llama-cpp-python: pip install "paissive-income[gguf]"'
+DEFAULT_CONTEXT = 8192  # the KV cache llama.cpp allocates when nothing smaller is configured
+
+
+def import_llama_cpp() -> Any:
+    """Return the ``llama_cpp`` module, or raise ``ImportError`` with the pip command."""
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ImportError(INSTALL_HINT) from None
+    return llama_cpp
+
+
+@register
+class LlamaCppBackend(Backend):
+    """Load GGUF chat and completion models with llama.cpp."""
+
+    name = "llama-cpp"
+    tasks = (Task.TEXT_GENERATION,)
+
+    def load(
+        self, spec: ModelSpec, settings: ModelServiceSettings, metrics: ModelMetrics
+    ) -> ServedModel:
+        """Load the GGUF file of ``spec`` (a path, a folder, or a hub repo and file)."""
+        from ai_models.backends.gguf_files import GgufSourceError, gguf_path
+
+        if spec.task is not Task.TEXT_GENERATION:
+            raise InvalidRequestError(f"the llama-cpp backend does not serve {spec.task.value}")
+        try:
+            llama_cpp = import_llama_cpp()
+            path = gguf_path(spec)
+        except (ImportError, GgufSourceError) as exc:
+            raise ModelLoadError(spec.name, spec.source, str(exc)) from None
+        n_ctx = spec.options.context_length or settings.max_model_len or DEFAULT_CONTEXT
+        threads = settings.cpu_threads or os.cpu_count() or 1
+        try:
+            llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+        except Exception as exc:  # a corrupt or unsupported file: one line
+            raise ModelLoadError(spec.name, str(path), f"{type(exc).__name__}: {exc}") from None
+        logger.info(
+            "llama.cpp loaded %s (%s, context %d, %d threads)",
+            path.name,
+            llama._model.desc(),
+            llama.n_ctx(),
+            threads,
+        )
+        return LlamaCppModel(spec, llama, settings, metrics)
+
+
+class _Job:
+    """One request in the queue: its sequences, where their deltas go, whether it was dropped."""
+
+    __slots__ = ("group", "sequences", "loop", "outbox", "cancelled")
+
+    def __init__(self, group: Any, sequences: list[Sequence]) -> None:
+        self.group = group
+        self.sequences = sequences
+        self.loop = asyncio.get_running_loop()
+        self.outbox: asyncio.Queue = asyncio.Queue()
+        self.cancelled = False
+
+    def send(self, event: Any) -> None:
+        """Hand ``event`` (a ``Delta`` or an exception) to the request's event loop."""
+        try:
+            self.loop.call_soon_threadsafe(self.outbox.put_nowait, event)
+        except RuntimeError:  # that event loop is gone; nobody is listening
+            self.cancelled = True
+
+
+class LlamaCppModel(ServedModel):
+    """A GGUF model served by one llama.cpp worker thread."""
+
+    def __init__(
+        self, spec: ModelSpec, llama: Any, settings: ModelServiceSettings, metrics: ModelMetrics
+    ) -> None:
+        import torch
+
+        from ai_models.backends.gguf_vocab import GgufVocab
+        from ai_models.engine.queue import WaitQueue
+
+        super().__init__(spec)
+        self.llama = llama
+        self.metrics = metrics
+        self.vocab: GgufVocab = GgufVocab(llama)
+        self.vocab_size = self.vocab.size
+        self.context_length = min(llama.n_ctx(), llama._model.n_ctx_train() or llama.n_ctx())
+        self.max_tokens = settings.max_tokens
+        self.stop_ids = set(self.vocab.stop_ids)
+        self._stop_tensor = torch.tensor(self.vocab.stop_ids, dtype=torch.long)
+        self._grammar: JsonGrammar | None = None
+        self._grammar_lock = threading.Lock()
+        self.queue: WaitQueue[_Job] = WaitQueue(max_cost=settings.max_queue_size, unit="sequences")
+        self._lock = threading.Lock()  # the Llama object: the worker, or warm-up before it runs
+        self._thread = threading.Thread(target=self._work, name="llama-cpp", daemon=True)
+        self._thread.start()
+
+    # -- the contract the serving layer uses --------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """Return the context length and the GGUF's description for ``/v1/models``."""
+        return {"max_model_len": self.context_length, "gguf": self.llama._model.desc()}
+
+    def render_chat(self, messages: list[dict[str, str]]) -> list[int]:
+        """Render ``messages`` with the GGUF's chat template and tokenize them."""
+        text = self.vocab.render_chat(messages, self.name)
+        return self.vocab.tokenize(text, special=True)
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokenize a completion prompt (BOS added when the model wants one)."""
+        return self.vocab.tokenize(text, special=True)
+
+    def detokenize(self, ids: list[int]) -> str:
+        """Return the text of ``ids``."""
+        return self.vocab.decode(ids)
+
+    @property
+    def grammar(self) -> JsonGrammar:
+        """Return the JSON grammar compiler for this vocabulary (built on first use)."""
+        with self._grammar_lock:
+            if self._grammar is None:
+                from ai_models.engine.grammar import JsonGrammar
+
+                self._grammar = JsonGrammar.from_vocab(
+                    self.vocab.pieces,
+                    vocab_size=self.vocab_size,
+                    stop_token_ids=self.vocab.stop_ids,
+                    special_ids=self.vocab.special_ids,
+                )
+            return self._grammar
+
+    async def generate(self, request: Any, ctx: RequestContext) -> AsyncIterator[Delta]:
+        """Queue the request's sequences (429 when the queue is full, 400 for a bad schema) and
+        return the iterator of their deltas; abandoning it stops the work."""
+        from ai_models.engine.queue import Group
+        from ai_models.engine.sequence import Sequence
+
+        n, prompts = request.n, request.prompts
+        group = Group()
+        try:
+            self.queue.reserve(group, len(prompts) * n)
+        except ModelServiceError as exc:
+            if exc.status_code == 429:
+                ctx.metrics.rejected("queue_full")
+            raise
+        self._gauges()
+        try:
+            compiled = None
+            fmt = request.response_format
+            if fmt is not None and fmt.get("type", "text") != "text":
+                compiled = await self.grammar.compile_within_deadline(fmt)
+            sequences = []
+            for i, (ids, params) in enumerate(zip(prompts, request.params, strict=True)):
+                for choice in range(n):
+                    state = self.grammar.state(compiled) if compiled is not None else None
+                    seq = Sequence(ids, params, grammar=state, context_length=self.context_length)
+                    seq.index, seq.group = i * n + choice, group
+                    sequences.append(seq)
+            job = _Job(group, sequences)
+            self.queue.put([job])
+        except BaseException:  # a refused schema or a client gone: its place frees at once
+            self.queue.discard(group)
+            self._gauges()
+            raise
+        ctx.metrics.prompt_tokens.inc(sum(len(ids) for ids in prompts))
+        self._gauges()
+        return self._stream(job)
+
+    async def _stream(self, job: _Job) -> AsyncIterator[Delta]:
+        unfinished = len(job.sequences)
+        try:
+            while unfinished:
+                event = await job.outbox.get()
+                if isinstance(event, BaseException):
+                    raise event
+                yield event
+                unfinished -= event.finish_reason is not None
+        finally:
+            if unfinished:
+                job.cancelled = True
+                self.queue.discard(job.group)
+                self._gauges()
+
+    # -- the worker thread --------------------------------------------------------------------
+
+    def _gauges(self, running: int | None = None) -> None:
+        self.metrics.waiting.set(self.queue.waiting_groups)
+        if running is not None:
+            self.metrics.running.set(running)
+
+    def _work(self) -> None:
+        while not self.queue.closed:
+            for job in self.queue.take(1, wait_s=0):
+                if job.cancelled:
+                    continue
+                self._gauges(running=1)
+                with self._lock:
+                    self._run(job)
+                self._gauges(running=0)
+
+    def _run(self, job: _Job) -> None:
+        for seq in job.sequences:
+            if job.cancelled:
+                return
+            try:
+                self._decode(job, seq)
+            except Exception as exc:  # a failed llama.cpp call ends the request
+                logger.exception("llama.cpp generation failed")
+                job.send(ModelServiceError(f"generation failed: {type(exc).__name__}: {exc}"[:300]))
+                return
+
+    def _decode(self, job: _Job, seq: Sequence) -> None:
+        """Generate ``seq`` to its end (or until its request goes away), sending its deltas."""
+        import torch
+
+        seq.detokenizer = self.vocab.detokenizer()
+        seq.generator = torch.Generator()
+        if seq.params.seed is None:
+            seq.generator.seed()
+        else:  # each choice its own stream, as on the transformers backend
+            seq.generator.manual_seed((seq.params.seed + seq.index) % 2**64)
+        params = seq.params
+        plain = seq.grammar is None and params.temperature == 0 and not params.ignore_eos
+        plain = plain and not (params.presence_penalty or params.frequency_penalty)
+        plain = plain and not params.logit_bias
+        processor = None if plain else [self._processor(seq)]
+        self.metrics.iteration_tokens.observe(len(seq.prompt_ids))
+        tokens = self.llama.generate(
+            seq.prompt_ids,
+            temp=0.0,
+            top_k=1,
+            top_p=1.0,
+            min_p=0.0,
+            repeat_penalty=1.0,
+            logits_processor=processor,
+        )
+        try:
+            for token in tokens:
+                if job.cancelled:
+                    return
+                first = seq.first_token_at is None
+                delta = seq.accept(int(token), self.stop_ids)
+                self.metrics.generation_tokens.inc()
+                self.metrics.batch("generation", 1)
+                if first:
+                    self.metrics.ttft.observe(seq.first_token_at - seq.arrival)
+                if delta is not None:
+                    job.send(delta)
+                if seq.done:
+                    return
+        finally:
+            tokens.close()
+
+    def _processor(self, seq: Sequence) -> Any:
+        """Return a llama-cpp-python logits processor that leaves only our sampler's choice."""
+        import numpy as np
+        import torch
+
+        from ai_models.engine.sampling import choose_tokens
+
+        stop_tensor = self._stop_tensor
+
+        def choose(_input_ids: Any, scores: Any) -> Any:
+            logits = torch.from_numpy(np.array(scores, dtype=np.float32)).unsqueeze(0)
+            if seq.grammar is not None:
+                seq.grammar.update_closing(seq.params.max_tokens - len(seq.generated))
+            token = choose_tokens(logits, [seq], stop_tensor)[0]
+            only = np.full(len(scores), -np.inf, dtype=np.float32)
+            only[token] = 0.0
+            return only
+
+        return choose
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Generate one token, so readiness means the model really answers."""
+        with self._lock:
+            tokens = self.llama.generate(self.vocab.tokenize("Hello"), temp=0.0, top_k=1)
+            try:
+                next(tokens)
+            finally:
+                tokens.close()
+
+    def close(self) -> None:
+        """Stop the worker after its current request and free the model."""
+        self.queue.close()
+        self._thread.join(timeout=10)
+        if self._grammar is not None:
+            self._grammar.close()
+        with self._lock:
+            self.llama.close()
