@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from . import image
+from . import image, vllm
 from .base import ServingConfig
 from .errors import FieldError, show, warn_secret_dropped
 from .escapes import Syntax, dollar_literal, escape_values
@@ -23,6 +23,7 @@ from .fields import (
     ImageName,
     ImageReference,
     ImageTag,
+    MaxModelLen,
     MemoryQuantity,
     ModelType,
     PipRequirement,
@@ -35,7 +36,14 @@ from .fields import (
 )
 from .output import OutputFile, to_yaml
 from .registry import DeploymentTarget, register
-from .server import CACHE_DIR, TMP_DIR, health_command, mount_conflicts, server_env
+from .server import (
+    CACHE_DIR,
+    HEALTH_PATH,
+    TMP_DIR,
+    health_command,
+    mount_conflicts,
+    server_env,
+)
 
 _BIND_SOURCE = re.compile(r"(\.{1,2})?(/[A-Za-z0-9._@+-]+)+|\.{1,2}")
 _VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
@@ -87,10 +95,26 @@ class DockerConfig(ServingConfig):
     additional_packages: list[PipRequirement] = Field(default_factory=list)
     restart_policy: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
     build_context: str = ".."
+    max_model_len: MaxModelLen | None = None
+    vllm_image: ImageReference = vllm.VLLM_IMAGE
 
     def cross_field_errors(self) -> list[FieldError]:
         errors = super().cross_field_errors()
         errors += image.config_errors(self.base_image, bool(self.model_path or self.model_id))
+        errors += vllm.config_errors(
+            server_type=self.server_type,
+            gpu_count=self.gpu_count,
+            model_type=self.model_type,
+            env_names=list(self.env_vars),
+            rest_only={
+                "base_image": self.base_image,
+                "additional_packages": self.additional_packages,
+            },
+            vllm_only={
+                "max_model_len": self.max_model_len,
+                "vllm_image": self.vllm_image if "vllm_image" in self.model_fields_set else None,
+            },
+        )
         if self.memory_limit is not None and memory_bytes(self.memory_limit) < _MIN_MEMORY:
             errors.append(("memory_limit", "Docker needs at least 6Mi"))
         errors += mount_conflicts([volume.target for volume in self.volumes])
@@ -117,6 +141,8 @@ class DockerTarget(DeploymentTarget[DockerConfig]):
             "docker-compose.yml",
             to_yaml(escape_values(compose_file(config, output_dir), dollar_literal)),
         )
+        if config.server_type == "vllm":
+            return [compose]  # the official vLLM image runs as published: nothing to build
         # .dockerignore serves builders that read only the context root's ignore file.
         ignore = OutputFile(".dockerignore", image.DOCKERIGNORE)
         return [
@@ -135,31 +161,33 @@ def compose_file(config: DockerConfig, output_dir: str) -> dict:
 
     Compose interpolates `$` in every value; render() escapes all but `Syntax` on the way out.
     """
-    context = os.path.normpath(os.path.join(os.path.abspath(output_dir), config.build_context))
-    dockerfile = os.path.relpath(os.path.join(os.path.abspath(output_dir), "Dockerfile"), context)
-    service: dict = {
-        "image": f"{config.image_name}:{config.image_tag}",
-        "build": {"context": config.build_context, "dockerfile": dockerfile.replace(os.sep, "/")},
-        "ports": [{"target": config.port, "published": str(config.port), "protocol": "tcp"}],
-        "environment": _compose_env(config),
-        "volumes": [
-            {"type": "volume", "source": "model-cache", "target": CACHE_DIR},
-            *(_compose_volume(volume) for volume in config.volumes),
-        ],
-        "tmpfs": [TMP_DIR],
-        "read_only": True,
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
-        "restart": config.restart_policy,
-        "stop_grace_period": "30s",
-        "healthcheck": {
-            "test": ["CMD", *health_command(config.host, config.port)],
-            "interval": "30s",
-            "timeout": "5s",
-            "retries": 3,
-            "start_period": "600s",
-        },
-    }
+    vllm_server = config.server_type == "vllm"
+    service = _vllm_service(config) if vllm_server else _rest_service(config, output_dir)
+    service["ports"] = [{"target": config.port, "published": str(config.port), "protocol": "tcp"}]
+    service["environment"] = _compose_env(config)
+    service["volumes"] = [
+        {"type": "volume", "source": "model-cache", "target": CACHE_DIR},
+        *(_compose_volume(volume) for volume in config.volumes),
+    ]
+    service["tmpfs"] = [TMP_DIR]
+    if vllm_server:
+        service["shm_size"] = vllm.SHM_SIZE.replace("Gi", "gb")
+    service.update(
+        {
+            "read_only": True,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "restart": config.restart_policy,
+            "stop_grace_period": "30s",
+            "healthcheck": {
+                "test": ["CMD", *_health(config)],
+                "interval": "30s",
+                "timeout": "5s",
+                "retries": 3,
+                "start_period": "600s",
+            },
+        }
+    )
     resources = _compose_resources(config)
     if resources:
         service["deploy"] = {"resources": resources}
@@ -174,10 +202,48 @@ def compose_file(config: DockerConfig, output_dir: str) -> dict:
     }
 
 
+def _rest_service(config: DockerConfig, output_dir: str) -> dict:
+    """Our model server: the image the generated Dockerfile builds."""
+    context = os.path.normpath(os.path.join(os.path.abspath(output_dir), config.build_context))
+    dockerfile = os.path.relpath(os.path.join(os.path.abspath(output_dir), "Dockerfile"), context)
+    return {
+        "image": f"{config.image_name}:{config.image_tag}",
+        "build": {"context": config.build_context, "dockerfile": dockerfile.replace(os.sep, "/")},
+    }
+
+
+def _vllm_service(config: DockerConfig) -> dict:
+    """vLLM's OpenAI server from the official image, as a non-root user."""
+    args = vllm.vllm_args(
+        model_path=config.model_path,
+        model_id=config.model_id,
+        host=config.host,
+        port=config.port,
+        gpu_count=config.gpu_count,
+        max_model_len=config.max_model_len,
+    )
+    return {
+        "image": config.vllm_image,
+        "entrypoint": list(vllm.COMMAND),
+        "command": args,
+        "user": vllm.runtime_user(),
+        "labels": {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(config.port),
+            "prometheus.io/path": vllm.METRICS_PATH,
+        },
+    }
+
+
+def _health(config: DockerConfig) -> list[str]:
+    path = vllm.HEALTH_PATH if config.server_type == "vllm" else HEALTH_PATH
+    return health_command(config.host, config.port, path)
+
+
 def _model_mount(config: DockerConfig) -> dict | None:
     """Mount the host's model folder at model_path unless a volume already provides it."""
     path = config.model_path
-    if path is None or config.model_id is not None:
+    if path is None or (config.model_id is not None and config.server_type == "rest"):
         return None
     if any(path == v.target or path.startswith(v.target + "/") for v in config.volumes):
         return None
@@ -186,13 +252,18 @@ def _model_mount(config: DockerConfig) -> dict | None:
 
 
 def _compose_env(config: DockerConfig) -> dict[str, str]:
-    env: dict[str, str] = server_env(
-        model_path=config.model_path,
-        model_type=config.model_type,
-        model_id=config.model_id,
-        host=config.host,
-        port=config.port,
-    )
+    if config.server_type == "vllm":
+        env: dict[str, str] = vllm.vllm_env()
+        key = vllm.API_KEY_SECRET
+        env[vllm.API_KEY_ENV] = Syntax(f"${{{key}:?set {key} in the environment or an .env file}}")
+    else:
+        env = server_env(
+            model_path=config.model_path,
+            model_type=config.model_type,
+            model_id=config.model_id,
+            host=config.host,
+            port=config.port,
+        )
     for name in sorted(config.env_vars):
         value = config.env_vars[name]
         if is_secret_name(name):

@@ -14,7 +14,8 @@ from .rules import check_text
 
 # The model types `paissive-income models serve --model-type` accepts ("chat" = text-generation).
 ModelType = Literal["text-generation", "chat", "embeddings", "text-classification"]
-ServerType = Literal["rest"]
+# "rest": our model server (CPU default); "vllm": vLLM's OpenAI server on GPUs (vllm.py).
+ServerType = Literal["rest", "vllm"]
 
 # Env names whose values never belong in a manifest (the issue's *KEY*, *TOKEN*, ... rule).
 SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
@@ -98,6 +99,8 @@ LabelValue = Annotated[
 Port = Annotated[int, Field(ge=1, le=65535)]
 Count = Annotated[int, Field(ge=0, le=1000)]
 GpuCount = Annotated[int, Field(ge=0, le=16)]
+# vLLM's --max-model-len: the context it reserves KV cache for (prompt + output tokens).
+MaxModelLen = Annotated[int, Field(ge=16, le=10_485_760)]
 
 
 def _no_dot_segments(value: str) -> str:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 
+from . import vllm
 from .base import ServingConfig
 from .errors import FieldError, show
 from .fields import (
@@ -24,6 +25,7 @@ from .fields import (
     ImageReference,
     LabelKey,
     LabelValue,
+    MaxModelLen,
     MemoryQuantity,
     ModelType,
     Port,
@@ -100,7 +102,7 @@ class KubernetesConfig(ServingConfig):
 
     name: Dns1035Label
     namespace: DnsLabel = "default"
-    image: ImageReference
+    image: ImageReference | None = None  # required for "rest"; "vllm" runs vllm_image
     replicas: Count = 1
     server_type: ServerType = "rest"
     port: Port = 8000
@@ -135,9 +137,28 @@ class KubernetesConfig(ServingConfig):
     secret_name: DnsSubdomain | None = None
     startup_timeout_seconds: int = Field(default=STARTUP_SECONDS, ge=10, le=86400)
     annotations: dict[LabelKey, Text] = Field(default_factory=dict)
+    max_model_len: MaxModelLen | None = None
+    vllm_image: ImageReference = vllm.VLLM_IMAGE
+    # vllm + enable_hpa: scale out when more than this many requests wait per pod on average.
+    target_waiting_requests: int = Field(default=5, ge=1, le=100_000)
 
     def cross_field_errors(self) -> list[FieldError]:
         errors = super().cross_field_errors()
+        if self.server_type == "rest" and self.image is None:
+            errors.append(("image", "is required (the image that runs the model server)"))
+        errors += vllm.config_errors(
+            server_type=self.server_type,
+            gpu_count=self.gpu_count,
+            model_type=self.model_type,
+            env_names=list(self.env_vars),
+            rest_only={"image": self.image},
+            vllm_only={
+                name: getattr(self, name) if name in self.model_fields_set else None
+                for name in ("max_model_len", "vllm_image", "target_waiting_requests")
+            },
+        )
+        if self.server_type == "vllm" and not (self.model_path or self.model_id):
+            errors.append(("model_path", "set model_path or model_id so vLLM knows what to load"))
         if cpu_cores(self.cpu_request) > cpu_cores(self.cpu_limit):
             errors.append(
                 ("cpu_request", f"{self.cpu_request} is above cpu_limit {self.cpu_limit}")
@@ -180,8 +201,16 @@ class KubernetesConfig(ServingConfig):
         return self.secret_name or f"{self.name}-secrets"
 
     @property
+    def container_image(self) -> str:
+        """The image the model server container runs."""
+        if self.server_type == "vllm":
+            return self.vllm_image
+        assert self.image is not None  # cross_field_errors() requires it
+        return self.image
+
+    @property
     def effective_pull_policy(self) -> str:
         """Kubernetes' own default: Always for :latest or untagged images, else IfNotPresent."""
         if self.image_pull_policy:
             return self.image_pull_policy
-        return "Always" if is_floating(self.image) else "IfNotPresent"
+        return "Always" if is_floating(self.container_image) else "IfNotPresent"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from . import kubernetes_vllm, vllm
 from .errors import warn, warn_secret_dropped
 from .escapes import dollar_literal, escape_values
 from .fields import is_floating, is_secret_name
@@ -34,8 +35,9 @@ class KubernetesTarget(DeploymentTarget[KubernetesConfig]):
     config_class = KubernetesConfig
 
     def render(self, config: KubernetesConfig, output_dir: str) -> list[OutputFile]:
-        if is_floating(config.image):
-            warn(f"image {config.image!r} is not pinned; prefer a version tag or digest")
+        if is_floating(config.container_image):
+            image = config.container_image
+            warn(f"image {image!r} is not pinned; prefer a version tag or digest")
         manifests: dict[str, dict] = {}
         if config.create_namespace and config.namespace != "default":
             manifests["namespace.yaml"] = namespace(config)
@@ -94,13 +96,16 @@ def namespace(config: KubernetesConfig) -> dict:
 
 def configmap(config: KubernetesConfig) -> dict:
     """Plain env for the server; secret-looking names are left to the Secret."""
-    data = server_env(
-        model_path=config.model_path,
-        model_type=config.model_type,
-        model_id=config.model_id,
-        host=config.host,
-        port=config.port,
-    )
+    if config.server_type == "vllm":
+        data = vllm.vllm_env()
+    else:
+        data = server_env(
+            model_path=config.model_path,
+            model_type=config.model_type,
+            model_id=config.model_id,
+            host=config.host,
+            port=config.port,
+        )
     for name in sorted(config.env_vars):
         if not is_secret_name(name):
             data[name] = config.env_vars[name]
@@ -114,7 +119,7 @@ def _checksum(data: dict[str, str]) -> str:
 
 
 def _secret_env(config: KubernetesConfig) -> list[dict]:
-    env = []
+    env = [kubernetes_vllm.api_key_env(config)] if config.server_type == "vllm" else []
     for name in sorted(config.env_vars):
         if is_secret_name(name):
             warn_secret_dropped(name, config.env_vars[name])
@@ -137,20 +142,26 @@ def container(config: KubernetesConfig) -> dict:
     limits = {"cpu": config.cpu_limit, "memory": config.memory_limit}
     if config.gpu_count:
         limits["nvidia.com/gpu"] = str(config.gpu_count)
-    body = {
-        "name": CONTAINER,
-        "image": config.image,
-        "imagePullPolicy": config.effective_pull_policy,
-        # Kubernetes expands $(VAR) in args; `$$` keeps every dollar sign literal.
-        "args": escape_values(
-            server_args(
+    vllm_server = config.server_type == "vllm"
+    if vllm_server:
+        launch = kubernetes_vllm.server(config)
+        ready, alive = vllm.HEALTH_PATH, vllm.HEALTH_PATH
+    else:
+        launch = {
+            "args": server_args(
                 model_path=config.model_path,
                 model_type=config.model_type,
                 host=config.host,
                 port=config.port,
-            ),
-            dollar_literal,
-        ),
+            )
+        }
+        ready, alive = READY_PATH, HEALTH_PATH
+    body = {
+        "name": CONTAINER,
+        "image": config.container_image,
+        "imagePullPolicy": config.effective_pull_policy,
+        # Kubernetes expands $(VAR) in command and args; `$$` keeps every dollar sign literal.
+        **escape_values(launch, dollar_literal),
         "ports": [{"name": "http", "containerPort": config.port, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": f"{config.name}-config"}}],
         "resources": {
@@ -167,13 +178,14 @@ def container(config: KubernetesConfig) -> dict:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "startupProbe": _probe(
-            READY_PATH, PROBE_PERIOD, -(-config.startup_timeout_seconds // PROBE_PERIOD)
+            ready, PROBE_PERIOD, -(-config.startup_timeout_seconds // PROBE_PERIOD)
         ),
-        "readinessProbe": _probe(READY_PATH, PROBE_PERIOD, 3),
-        "livenessProbe": _probe(HEALTH_PATH, 20, 3),
+        "readinessProbe": _probe(ready, PROBE_PERIOD, 3),
+        "livenessProbe": _probe(alive, 20, 3),
         "volumeMounts": [
             {"name": "tmp", "mountPath": TMP_DIR},
             {"name": "model-cache", "mountPath": CACHE_DIR},
+            *([kubernetes_vllm.shm_mount()] if vllm_server else []),
             *(
                 {
                     "name": f"volume-{index}",
@@ -217,6 +229,7 @@ def pod_spec(config: KubernetesConfig) -> dict:
         "volumes": [
             {"name": "tmp", "emptyDir": {}},
             {"name": "model-cache", "emptyDir": {}},
+            *([kubernetes_vllm.shm_volume()] if config.server_type == "vllm" else []),
             *(_pod_volume(f"volume-{i}", volume) for i, volume in enumerate(config.volumes)),
         ],
     }
@@ -236,7 +249,10 @@ def deployment(config: KubernetesConfig, config_checksum: str) -> dict:
     strategy: dict = {"type": config.strategy}
     if config.strategy == "RollingUpdate":
         strategy["rollingUpdate"] = {"maxSurge": 1, "maxUnavailable": 0}
-    annotations = {**config.annotations, "checksum/config": config_checksum}
+    annotations = dict(config.annotations)
+    if config.server_type == "vllm":
+        annotations.update(kubernetes_vllm.scrape_annotations(config))
+    annotations["checksum/config"] = config_checksum
     spec: dict = {} if config.enable_hpa else {"replicas": config.replicas}
     spec["selector"] = {"matchLabels": selector(config)}
     spec["strategy"] = strategy
@@ -260,8 +276,11 @@ def service(config: KubernetesConfig) -> dict:
 
 
 def autoscaler(config: KubernetesConfig) -> dict:
-    """An autoscaling/v2 HorizontalPodAutoscaler on CPU (and memory when asked)."""
-    metrics = [_utilization("cpu", config.target_cpu_utilization)]
+    """An autoscaling/v2 HorizontalPodAutoscaler on CPU, or vLLM's queue (and memory when asked)."""
+    if config.server_type == "vllm":
+        metrics = [kubernetes_vllm.queue_metric(config)]
+    else:
+        metrics = [_utilization("cpu", config.target_cpu_utilization)]
     if config.target_memory_utilization is not None:
         metrics.append(_utilization("memory", config.target_memory_utilization))
     body = _object(config, "autoscaling/v2", "HorizontalPodAutoscaler")
