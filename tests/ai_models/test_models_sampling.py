@@ -66,3 +66,115 @@ def test_each_row_samples_from_its_own_seeded_generator():
     first, second, third = zip(*picks, strict=True)
     assert first == second, "the same seed gives the same draws, whatever the batch-mates"
     assert first != third
+
+
+# --- The batch fast path: plain greedy rows on the model's own logits, the rest in float32 ---
+
+
+def reference(logits: torch.Tensor, seq: Sequence, stops: torch.Tensor) -> int:
+    """Choose one row's token the plain way: a float32 copy, then every step in order."""
+    row_logits = logits.float().clone()
+    params = seq.params
+    counts = torch.bincount(
+        torch.tensor(seq.generated, dtype=torch.long), minlength=len(row_logits)
+    )
+    row_logits -= params.frequency_penalty * counts[: len(row_logits)]
+    row_logits -= params.presence_penalty * (counts[: len(row_logits)] > 0).float()
+    for token, bias in params.logit_bias.items():
+        if token < len(row_logits):
+            row_logits[token] += bias
+    if params.ignore_eos:
+        row_logits[stops] = float("-inf")
+    if params.temperature == 0:
+        return int(row_logits.argmax())
+    scaled = row_logits / params.temperature
+    if params.top_p < 1.0:
+        ordered, order = scaled.sort(descending=True)
+        probs = ordered.softmax(-1)
+        ordered[probs.cumsum(-1) - probs > params.top_p] = float("-inf")
+        scaled = torch.empty_like(scaled).scatter_(-1, order, ordered)
+    probs = scaled.softmax(-1)
+    noise = torch.empty_like(probs).exponential_(generator=seq.generator)
+    return int((probs / noise).argmax())
+
+
+KINDS = {
+    "greedy": {},
+    "greedy-no-eos": {"ignore_eos": True},
+    "penalised": {"presence_penalty": 0.7, "frequency_penalty": 0.4},
+    "biased": {"logit_bias": {3: 2.5, 40: -100.0}},
+    "sampled": {"temperature": 0.9},
+    "top-p": {"temperature": 1.3, "top_p": 0.8},
+    "sampled-penalised-no-eos": {"temperature": 0.7, "presence_penalty": 1.0, "ignore_eos": True},
+}
+
+
+def run_rows(kinds: list[str], logits: torch.Tensor, stops: torch.Tensor, steps: int = 8):
+    """Decode ``steps`` tokens for a batch of rows of ``kinds``; return each row's tokens."""
+    rows = [row(seed=7 + i, **KINDS[kind]) for i, kind in enumerate(kinds)]
+    for step in range(steps):
+        batch = logits[step % len(logits)].expand(len(rows), -1).clone()
+        for seq, token in zip(rows, choose_tokens(batch, rows, stops), strict=True):
+            seq.generated.append(token)
+    return [seq.generated for seq in rows]
+
+
+def test_every_row_matches_the_plain_reference_in_mixed_batches():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn((8, 64), generator=gen) * 2
+    stops = torch.tensor([int(logits[s].argmax()) for s in range(2)])  # EOS is often the best
+    for dtype in (torch.float32, torch.bfloat16):
+        kinds = list(KINDS)
+        rows = [row(seed=7 + i, **KINDS[kind]) for i, kind in enumerate(kinds)]
+        twins = [row(seed=7 + i, **KINDS[kind]) for i, kind in enumerate(kinds)]
+        for step in range(8):
+            step_logits = logits[step].to(dtype)
+            expected = [reference(step_logits, seq, stops) for seq in twins]
+            batch = step_logits.expand(len(rows), -1).clone()
+            assert choose_tokens(batch, rows, stops) == expected, (dtype, step)
+            for seq, twin, token in zip(rows, twins, expected, strict=True):
+                seq.generated.append(token)
+                twin.generated.append(token)
+
+
+def test_a_seeded_row_does_not_depend_on_its_batch_mates():
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn((8, 64), generator=gen)
+    stops = torch.tensor([5])
+    alone = run_rows(["sampled"], logits, stops)[0]
+    for mates in (["greedy"], ["biased", "greedy-no-eos"], ["top-p", "penalised", "greedy"]):
+        # the row under test is first, so its generator has the same seed (7) each time
+        assert run_rows(["sampled", *mates], logits, stops)[0] == alone, mates
+    assert len(set(alone)) > 1, "the draws vary, so equality above is not by chance"
+
+
+def test_greedy_is_the_argmax_of_float_logits_and_ties_go_to_the_lowest_id():
+    gen = torch.Generator().manual_seed(2)
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        logits = (torch.randn((16, 151936), generator=gen) * 3).to(dtype)
+        rows = [row() for _ in range(16)]
+        expected = logits.float().argmax(dim=-1).tolist()
+        assert choose_tokens(logits.clone(), rows, NO_STOPS) == expected, dtype
+    tied = torch.zeros((2, 10), dtype=torch.bfloat16)
+    tied[0, [4, 2, 8]] = 1.0
+    tied[1, [9, 6]] = 1.0
+    assert choose_tokens(tied, [row(), row()], NO_STOPS) == [2, 6]
+
+
+def test_ignore_eos_rows_never_pick_a_stop_token_and_others_may():
+    logits = torch.tensor([[0.0, 1.0, 5.0, 4.0]] * 4, dtype=torch.bfloat16)
+    stops = torch.tensor([2])
+    rows = [row(), row(ignore_eos=True), row(ignore_eos=True, presence_penalty=0.1), row()]
+    rows[2].generated = [0]
+    assert choose_tokens(logits, rows, stops) == [2, 3, 3, 2]
+
+
+def test_penalties_and_bias_apply_beside_plain_greedy_rows_in_bf16():
+    logits = torch.tensor([[0.0, 3.0, 2.5, 0.0]] * 3, dtype=torch.bfloat16)
+    rows = [row([1], presence_penalty=0.6), row(), row(logit_bias={3: 3.5})]
+    assert choose_tokens(logits, rows, NO_STOPS) == [2, 1, 3]
+
+
+def test_bias_is_added_in_float32_not_in_the_models_dtype():
+    logits = torch.tensor([[100.0, 100.0]], dtype=torch.bfloat16)  # bf16 steps by 0.5 here
+    assert choose_tokens(logits, [row(logit_bias={1: 0.05})], NO_STOPS) == [1]

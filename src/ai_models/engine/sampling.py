@@ -2,14 +2,30 @@
 
 Rows are independent: each has its own sampling parameters and its own random generator (seeded
 when the request gives a ``seed``), so a request's output does not depend on its batch-mates.
+
+Plain greedy rows (temperature 0, no grammar, penalty or bias) take the maximum of the model's
+own logits in their own dtype: no float copy of the vocabulary. ``max`` rather than ``argmax``:
+on CPU, torch's bf16 ``argmax`` is about 8x slower than its ``max`` (which returns the first
+maximal index, as ``argmax`` does), so ties resolve to the lowest token id either way. Only the
+other rows are copied to float32 for penalties, bias, grammar and sampling.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 import torch
 
 from ai_models.engine.masks import apply_grammar
 from ai_models.engine.sequence import Sequence
+
+
+def _needs_work(seq: Sequence) -> bool:
+    """Tell whether a row needs more than the maximum of its logits (and EOS masking)."""
+    params = seq.params
+    penalised = bool(seq.generated) and bool(params.presence_penalty or params.frequency_penalty)
+    return params.temperature > 0 or seq.grammar is not None or bool(params.logit_bias) or penalised
 
 
 def _apply_penalties(logits: torch.Tensor, rows: list[Sequence]) -> None:
@@ -50,19 +66,60 @@ def _draw(logits: torch.Tensor, rows: list[Sequence]) -> list[int]:
     return chosen
 
 
-def choose_tokens(logits: torch.Tensor, rows: list[Sequence], stop_ids: torch.Tensor) -> list[int]:
-    """Return the next token for each row (``logits`` is modified in place)."""
+def _rows(logits: torch.Tensor, picked: list[int], total: int) -> torch.Tensor:
+    """Return the logits of rows ``picked``: the tensor itself when it is every row."""
+    if len(picked) == total:
+        return logits
+    return logits[torch.tensor(picked, device=logits.device)]
+
+
+def _maximum(logits: torch.Tensor, rows: list[Sequence]) -> list[int]:
+    """Return each row's highest-scoring token, the lowest id among ties."""
+    return logits.max(dim=-1).indices.tolist()
+
+
+def _greedy(logits: torch.Tensor, rows: list[Sequence], stop_ids: torch.Tensor) -> list[int]:
+    """Return each plain greedy row's highest-scoring token (EOS excluded for ignore_eos)."""
+    no_eos = [i for i, seq in enumerate(rows) if seq.params.ignore_eos]
+    if no_eos and stop_ids.numel():
+        index = torch.tensor(no_eos, device=logits.device)
+        logits[index.unsqueeze(-1), stop_ids.to(logits.device)] = float("-inf")
+    return _maximum(logits, rows)
+
+
+def _worked(logits: torch.Tensor, rows: list[Sequence], stop_ids: torch.Tensor) -> list[int]:
+    """Return the tokens of rows that need penalties, bias, grammar or sampling (float32)."""
     logits = logits.float()
     _apply_penalties(logits, rows)
     apply_grammar(logits, rows, stop_ids)
-    greedy = logits.argmax(dim=-1).tolist()
-    sampled_rows = [i for i, seq in enumerate(rows) if seq.params.temperature > 0]
-    if sampled_rows:
-        index = torch.tensor(sampled_rows, device=logits.device)
-        drawn = _draw(logits[index], [rows[i] for i in sampled_rows])
-        for i, token in zip(sampled_rows, drawn, strict=True):
-            greedy[i] = token
+    sampled = [seq.params.temperature > 0 for seq in rows]
+    chosen = _in_groups(logits, rows, sampled, _maximum, _draw)
     for i, seq in enumerate(rows):
         if seq.grammar is not None:
-            greedy[i] = seq.grammar.guard(greedy[i], seq.params.max_tokens - len(seq.generated))
-    return greedy
+            chosen[i] = seq.grammar.guard(chosen[i], seq.params.max_tokens - len(seq.generated))
+    return chosen
+
+
+def _in_groups(
+    logits: torch.Tensor,
+    rows: list[Sequence],
+    flags: list[bool],
+    unflagged: Callable[[torch.Tensor, list[Sequence]], list[int]],
+    flagged: Callable[[torch.Tensor, list[Sequence]], list[int]],
+) -> list[int]:
+    """Return each row's token from ``flagged`` or ``unflagged``, each run on its rows only."""
+    tokens = [0] * len(rows)
+    for flag, pick in ((False, unflagged), (True, flagged)):
+        picked = [i for i, value in enumerate(flags) if value is flag]
+        if picked:
+            chosen = pick(_rows(logits, picked, len(rows)), [rows[i] for i in picked])
+            for i, token in zip(picked, chosen, strict=True):
+                tokens[i] = token
+    return tokens
+
+
+def choose_tokens(logits: torch.Tensor, rows: list[Sequence], stop_ids: torch.Tensor) -> list[int]:
+    """Return the next token for each row (``logits`` may be modified in place)."""
+    work = [_needs_work(seq) for seq in rows]
+    greedy = partial(_greedy, stop_ids=stop_ids)
+    return _in_groups(logits, rows, work, greedy, partial(_worked, stop_ids=stop_ids))
