@@ -9,9 +9,11 @@ from .aws_template import S3_URL, SAGEMAKER_MODEL_DIR, cloudformation
 from .cloud import CloudConfig, CloudTarget
 from .errors import FieldError, show
 from .escapes import has_dynamic_reference
+from .image_vllm import sagemaker_entrypoint, vllm_image_files
 from .output import OutputFile, to_yaml
 from .registry import register
 from .rules import config_strings
+from .server import SAGEMAKER_PORT
 from .shell import Script
 
 __all__ = ["INSTANCES", "AwsTarget", "choose_instance", "cloudformation", "deploy_script"]
@@ -91,6 +93,20 @@ class AwsTarget(CloudTarget):
         template = OutputFile("cloudformation.yaml", to_yaml(cloudformation(config)))
         script = OutputFile("deploy.sh", deploy_script(config), executable=True)
         return [template, script, *self.image(config)]
+
+    def image(self, config: CloudConfig) -> list[OutputFile]:
+        """vLLM's image answers SageMaker itself (/ping, /invocations on 8080); ours, see base."""
+        if config.server_type != "vllm":
+            return super().image(config)
+        model_path = SAGEMAKER_MODEL_DIR if config.model_data_url else None
+        args = config.server_args(SAGEMAKER_PORT, model_path)
+        return vllm_image_files(
+            title=config.name,
+            base=config.vllm_image,
+            host=config.host,
+            port=SAGEMAKER_PORT,
+            entrypoint=sagemaker_entrypoint(args),
+        )
 
 
 def deploy_script(config: CloudConfig) -> str:

@@ -11,7 +11,7 @@ import re
 from .aws_instances import choose_instance
 from .cloud import CloudConfig
 from .escapes import fn_sub_literal
-from .server import SAGEMAKER_PORT, STARTUP_SECONDS, server_env
+from .server import SAGEMAKER_PORT, STARTUP_SECONDS
 
 S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/([A-Za-z0-9!_.*'()/-]+\.tar\.gz)")
 SAGEMAKER_MODEL_DIR = "/opt/ml/model"
@@ -32,13 +32,7 @@ def _literal(value: str) -> str | dict:
 
 def _environment(config: CloudConfig) -> dict[str, str | dict]:
     model_path = SAGEMAKER_MODEL_DIR if config.model_data_url else config.model_path
-    server = server_env(
-        model_path=model_path,
-        model_type=config.model_type,
-        model_id=config.model_id,
-        host=config.host,
-        port=SAGEMAKER_PORT,
-    )
+    server = config.server_env(SAGEMAKER_PORT, model_path)
     plain = {**server, **config.plain_env()}
     env: dict[str, str | dict] = {name: _literal(value) for name, value in plain.items()}
     for name, ref in config.secret_references().items():

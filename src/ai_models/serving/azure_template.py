@@ -10,7 +10,7 @@ from __future__ import annotations
 from .azure_sizes import registry_name, workload_profile
 from .cloud import CloudConfig, gib, kebab
 from .escapes import Syntax, arm_literal, arm_string, escape_values
-from .server import HEALTH_PATH, READY_PATH, STARTUP_SECONDS, server_args, server_env
+from .server import STARTUP_SECONDS
 
 APPS_API = "2024-03-01"
 IDENTITY_API = "2023-01-31"
@@ -70,34 +70,21 @@ def _probe(kind: str, path: str, port: int, period: int, failures: int) -> dict:
 
 
 def _container(config: CloudConfig, secret_names: dict[str, str]) -> dict:
-    plain = {
-        **server_env(
-            model_path=config.model_path,
-            model_type=config.model_type,
-            model_id=config.model_id,
-            host=config.host,
-            port=config.port,
-        ),
-        **config.plain_env(),
-    }
+    plain = {**config.server_env(config.port), **config.plain_env()}
+    ready, alive = config.probe_paths
     env: list[dict] = [{"name": name, "value": value} for name, value in plain.items()]
     env += [{"name": name, "secretRef": secret} for name, secret in secret_names.items()]
     return {
         "name": "model-server",
         "image": expr("parameters('containerImage')"),
-        "args": server_args(
-            model_path=config.model_path,
-            model_type=config.model_type,
-            host=config.host,
-            port=config.port,
-        ),
+        "args": config.server_args(config.port),
         "env": env,
         "resources": {"cpu": config.cpu_count, "memory": gib(config.memory_gb)},
         "probes": [
             # Container Apps caps failureThreshold at 10, so the period carries the budget.
-            _probe("Startup", READY_PATH, config.port, STARTUP_SECONDS // 10, 10),
-            _probe("Readiness", READY_PATH, config.port, 10, 3),
-            _probe("Liveness", HEALTH_PATH, config.port, 20, 3),
+            _probe("Startup", ready, config.port, STARTUP_SECONDS // 10, 10),
+            _probe("Readiness", ready, config.port, 10, 3),
+            _probe("Liveness", alive, config.port, 20, 3),
         ],
     }
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from . import vllm
 from .base import ServingConfig
 from .errors import FieldError, show, warn, warn_secret_dropped
 from .fields import (
@@ -20,6 +21,7 @@ from .fields import (
     Host,
     HubModelId,
     ImageReference,
+    MaxModelLen,
     ModelType,
     Port,
     ServerType,
@@ -27,8 +29,10 @@ from .fields import (
     is_secret_name,
 )
 from .image import ImageSpec, config_errors, image_files
+from .image_vllm import vllm_image_files
 from .output import OutputFile
 from .registry import DeploymentTarget, get_target, target_names
+from .server import HEALTH_PATH, READY_PATH, server_args, server_env
 
 
 class CloudProvider(str, Enum):
@@ -69,6 +73,8 @@ class CloudConfig(ServingConfig):
     base_image: ImageReference | None = None
     model_data_url: Text | None = None
     registry_name: Text | None = None
+    max_model_len: MaxModelLen | None = None
+    vllm_image: ImageReference = vllm.VLLM_IMAGE
 
     @field_validator("provider", mode="before")
     @classmethod
@@ -102,6 +108,17 @@ class CloudConfig(ServingConfig):
             errors.append(
                 ("host", "must be 0.0.0.0 or :: so the platform's proxy reaches the server")
             )
+        errors += vllm.config_errors(
+            server_type=self.server_type,
+            gpu_count=self.gpu_count,
+            model_type=self.model_type,
+            env_names=list(self.env_vars),
+            rest_only={"base_image": self.base_image},
+            vllm_only={
+                name: getattr(self, name) if name in self.model_fields_set else None
+                for name in ("max_model_len", "vllm_image")
+            },
+        )
         for name in self.secrets:
             if name in self.env_vars:
                 errors.append((f'secrets["{name}"]', "is also in env_vars; keep it in one place"))
@@ -119,7 +136,43 @@ class CloudConfig(ServingConfig):
                 warn_secret_dropped(name, self.env_vars[name])
                 refs[name] = self.target.default_secret(self, name)
         refs.update(sorted(self.secrets.items()))
+        if self.server_type == "vllm" and vllm.API_KEY_ENV not in refs:
+            # vLLM's key, from the secret the agents send as AI_MODEL_API_KEY.
+            refs[vllm.API_KEY_ENV] = self.target.default_secret(self, vllm.API_KEY_SECRET)
         return refs
+
+    def server_args(self, port: int, model_path: str | None = None) -> list[str]:
+        """The server's arguments (ours or `vllm serve`'s), listening on port."""
+        path = model_path or self.model_path
+        if self.server_type == "vllm":
+            return vllm.vllm_args(
+                model_path=path,
+                model_id=self.model_id,
+                host=self.host,
+                port=port,
+                gpu_count=self.gpu_count,
+                max_model_len=self.max_model_len,
+            )
+        return server_args(model_path=path, model_type=self.model_type, host=self.host, port=port)
+
+    def server_env(self, port: int | None, model_path: str | None = None) -> dict[str, str]:
+        """The env the server needs besides env_vars (PORT left out when port is None)."""
+        if self.server_type == "vllm":
+            return vllm.vllm_env()
+        return server_env(
+            model_path=model_path or self.model_path,
+            model_type=self.model_type,
+            model_id=self.model_id,
+            host=self.host,
+            port=port,
+        )
+
+    @property
+    def probe_paths(self) -> tuple[str, str]:
+        """(ready, alive) health paths: vLLM listens only once loaded, so /health is both."""
+        if self.server_type == "vllm":
+            return vllm.HEALTH_PATH, vllm.HEALTH_PATH
+        return READY_PATH, HEALTH_PATH
 
     def plain_env(self) -> dict[str, str]:
         """The env vars whose values may be written into a template."""
@@ -163,6 +216,14 @@ class CloudTarget(DeploymentTarget[CloudConfig]):
             warn(
                 f"model_path {config.model_path!r} is not provided by {self.name}: bake the model "
                 "into the image, or set model_id to download it from the Hugging Face Hub"
+            )
+        if config.server_type == "vllm":
+            return vllm_image_files(
+                title=config.name,
+                base=config.vllm_image,
+                host=config.host,
+                port=config.port,
+                entrypoint=list(vllm.COMMAND),
             )
         spec = ImageSpec.from_config(config, title=config.name)
         return image_files(spec)

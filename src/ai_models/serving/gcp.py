@@ -8,7 +8,7 @@ from .cloud import CloudConfig, CloudTarget, gib, kebab, number
 from .errors import FieldError, show
 from .output import OutputFile, to_json
 from .registry import register
-from .server import HEALTH_PATH, READY_PATH, STARTUP_SECONDS, server_args, server_env
+from .server import STARTUP_SECONDS
 from .shell import Script
 
 _NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
@@ -109,16 +109,7 @@ def cloud_run_service(config: CloudConfig) -> dict:
     """Build the run.googleapis.com/v2 Service body (deploy.sh fills in image and identity)."""
     env = [
         {"name": name, "value": value}
-        for name, value in {
-            **server_env(
-                model_path=config.model_path,
-                model_type=config.model_type,
-                model_id=config.model_id,
-                host=config.host,
-                port=None,
-            ),
-            **config.plain_env(),
-        }.items()
+        for name, value in {**config.server_env(None), **config.plain_env()}.items()
     ]
     for name, ref in config.secret_references().items():
         secret, _, version = ref.partition(":")
@@ -128,24 +119,20 @@ def cloud_run_service(config: CloudConfig) -> dict:
                 "valueSource": {"secretKeyRef": {"secret": secret, "version": version or "latest"}},
             }
         )
+    ready, alive = config.probe_paths
     limits = {"cpu": number(config.cpu_count), "memory": gib(config.memory_gb)}
     if config.gpu_count:
         limits["nvidia.com/gpu"] = str(config.gpu_count)
     container = {
         "name": "model-server",
         "image": f"{config.region}-docker.pkg.dev/PROJECT_ID/{config.name}/{config.name}:latest",
-        "args": server_args(
-            model_path=config.model_path,
-            model_type=config.model_type,
-            host=config.host,
-            port=config.port,
-        ),
+        "args": config.server_args(config.port),
         "ports": [{"name": "http1", "containerPort": config.port}],
         "env": env,
         # GPUs need instance-based billing (CPU always allocated).
         "resources": {"limits": limits, "cpuIdle": not config.gpu_count, "startupCpuBoost": True},
-        "startupProbe": _probe(READY_PATH, config.port, 10, -(-STARTUP_SECONDS // 10)),
-        "livenessProbe": _probe(HEALTH_PATH, config.port, 20, 3),
+        "startupProbe": _probe(ready, config.port, 10, -(-STARTUP_SECONDS // 10)),
+        "livenessProbe": _probe(alive, config.port, 20, 3),
     }
     template: dict = {
         "labels": {"app": config.name, "part-of": "paissive-income"},
