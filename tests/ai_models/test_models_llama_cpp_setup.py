@@ -62,6 +62,8 @@ def test_a_gguf_source_is_a_file_or_the_one_gguf_of_a_folder(tmp_path):
 def test_a_hub_repo_needs_its_file_and_offline_says_so(monkeypatch, tmp_path):
     with pytest.raises(GgufSourceError, match="options.gguf_file"):
         gguf_path(_spec("paissive-test/nothing-GGUF"))
+    with pytest.raises(GgufSourceError, match="not downloaded yet"):
+        gguf_path(_spec("paissive-test/nothing-GGUF", gguf_file="*.gguf"), local_only=True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(GgufSourceError) as caught:

@@ -29,8 +29,9 @@ def _pick(files: list[Path], pattern: str | None, where: str) -> Path:
     raise GgufSourceError(f"several .gguf files in {where} ({names}); set options.gguf_file")
 
 
-def gguf_path(spec: ModelSpec) -> Path:
-    """Return the local path of the GGUF file of ``spec``, downloading it from the hub if needed."""
+def gguf_path(spec: ModelSpec, *, local_only: bool = False) -> Path:
+    """Return the local path of the GGUF file of ``spec``, downloading it from the hub if needed
+    (never with ``local_only``: a file not in the cache raises ``GgufSourceError``)."""
     pattern = spec.options.gguf_file
     if is_local_source(spec.source):
         path = Path(spec.source).expanduser()
@@ -39,10 +40,10 @@ def gguf_path(spec: ModelSpec) -> Path:
         if path.is_dir():
             return _pick(list(path.iterdir()), pattern, str(path))
         raise GgufSourceError(f"no such file or folder: {path}")
-    return _hub_file(spec.source, pattern, spec.options.revision)
+    return _hub_file(spec.source, pattern, spec.options.revision, local_only)
 
 
-def _hub_file(repo: str, pattern: str | None, revision: str | None) -> Path:
+def _hub_file(repo: str, pattern: str | None, revision: str | None, local_only: bool) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -54,9 +55,14 @@ def _hub_file(repo: str, pattern: str | None, revision: str | None) -> Path:
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     try:
         folder = snapshot_download(
-            repo, revision=revision, allow_patterns=[pattern], local_files_only=offline
+            repo,
+            revision=revision,
+            allow_patterns=[pattern],
+            local_files_only=offline or local_only,
         )
     except LocalEntryNotFoundError:
+        if local_only and not offline:
+            raise GgufSourceError(f"{repo} ({pattern}) is not downloaded yet") from None
         raise GgufSourceError(
             f"{repo} ({pattern}) is not in the local Hugging Face cache and the hub cannot be "
             "reached (offline); download it while online or give a local .gguf path"
