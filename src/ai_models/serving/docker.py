@@ -49,6 +49,14 @@ _BIND_SOURCE = re.compile(r"(\.{1,2})?(/[A-Za-z0-9._@+-]+)+|\.{1,2}")
 _VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
 _RELATIVE_PATH = re.compile(r"\.{1,2}(/\.{1,2})*|(\.{1,2}/)*[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 _MIN_MEMORY = 6 * 2**20  # Docker refuses limits below 6 MiB
+# Fields that describe the image we build; server_type "vllm" runs vllm_image as published.
+_IMAGE_BUILD_FIELDS = (
+    "image_name",
+    "image_tag",
+    "base_image",
+    "additional_packages",
+    "build_context",
+)
 
 
 class DockerVolume(ServingConfig):
@@ -107,8 +115,8 @@ class DockerConfig(ServingConfig):
             model_type=self.model_type,
             env_names=list(self.env_vars),
             rest_only={
-                "base_image": self.base_image,
-                "additional_packages": self.additional_packages,
+                name: getattr(self, name) if name in self.model_fields_set else None
+                for name in _IMAGE_BUILD_FIELDS
             },
             vllm_only={
                 "max_model_len": self.max_model_len,

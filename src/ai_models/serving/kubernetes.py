@@ -151,7 +151,10 @@ class KubernetesConfig(ServingConfig):
             gpu_count=self.gpu_count,
             model_type=self.model_type,
             env_names=list(self.env_vars),
-            rest_only={"image": self.image},
+            rest_only={
+                "image": self.image,
+                "target_cpu_utilization": "target_cpu_utilization" in self.model_fields_set,
+            },
             vllm_only={
                 name: getattr(self, name) if name in self.model_fields_set else None
                 for name in ("max_model_len", "vllm_image", "target_waiting_requests")

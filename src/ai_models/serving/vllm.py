@@ -111,7 +111,7 @@ def config_errors(
             )
         )
     errors += [
-        (name, f"is not used with server_type vllm (it runs the vLLM image, {VLLM_IMAGE})")
+        (name, "is not used with server_type vllm; leave it out")
         for name, value in rest_only.items()
         if value
     ]

@@ -188,8 +188,38 @@ def cloud_seed(provider: CloudProvider) -> dict:
     return seed
 
 
+VLLM_CHANGES = {
+    "server_type": "vllm",
+    "gpu_count": 1,
+    "model_id": "org/model",
+    "max_model_len": 4096,
+}
+VLLM_DOCKER_SEED = {
+    **{k: v for k, v in DOCKER_SEED.items() if k not in ("base_image", "additional_packages")},
+    **VLLM_CHANGES,
+    "vllm_image": "registry.example.com/mirror/vllm-openai:v0.32.0",
+}
+VLLM_KUBERNETES_SEED = {
+    **{k: v for k, v in KUBERNETES_SEED.items() if k != "image"},
+    **VLLM_CHANGES,
+    "enable_hpa": True,
+}
+
+
+def vllm_cloud_seed(provider: CloudProvider) -> dict:
+    """A GPU cloud seed running vLLM."""
+    seed = {**cloud_seed(provider), **VLLM_CHANGES, "cpu_count": 8, "memory_gb": 32}
+    if provider is CloudProvider.AWS:
+        seed["instance_type"] = "ml.g5.2xlarge"
+    return seed
+
+
 TARGETS = {
     "docker": (DockerConfig, DOCKER_SEED),
     "kubernetes": (KubernetesConfig, KUBERNETES_SEED),
     **{p.value: (CloudConfig, cloud_seed(p)) for p in CloudProvider},
+    # The same fuzzing with server_type="vllm" (the part before "-" names the target).
+    "docker-vllm": (DockerConfig, VLLM_DOCKER_SEED),
+    "kubernetes-vllm": (KubernetesConfig, VLLM_KUBERNETES_SEED),
+    **{f"{p.value}-vllm": (CloudConfig, vllm_cloud_seed(p)) for p in CloudProvider},
 }

@@ -33,6 +33,12 @@ def seed_docker(**changes) -> DockerConfig:
     return DockerConfig(**{**fields, **changes})
 
 
+def vllm_docker(**changes) -> DockerConfig:
+    """The seed's DockerConfig without the fields of the image it builds, changed."""
+    fields = dict(port=8000, model_path="/models/my-model", model_type="text-generation")
+    return DockerConfig(**{**fields, **changes})
+
+
 def seed_kubernetes(**changes) -> KubernetesConfig:
     """The seed's KubernetesConfig, optionally changed."""
     fields = dict(
@@ -55,6 +61,8 @@ def seed_kubernetes(**changes) -> KubernetesConfig:
         max_replicas=5,
         target_cpu_utilization=80,
     )
+    if changes.get("server_type") == "vllm":  # vLLM runs its own image and scales on its queue
+        del fields["image"], fields["target_cpu_utilization"]
     return KubernetesConfig(**{**fields, **changes})
 
 
@@ -87,6 +95,9 @@ def seed_cloud(provider: CloudProvider, **changes) -> CloudConfig:
 
 
 AWS, GCP, AZURE = CloudProvider.AWS, CloudProvider.GCP, CloudProvider.AZURE
+VLLM = dict(
+    server_type="vllm", model_path=None, model_id="Qwen/Qwen2.5-7B-Instruct", max_model_len=8192
+)
 
 SPREAD = {
     "docker/seed": lambda: seed_docker(),
@@ -207,6 +218,54 @@ SPREAD = {
         registry_name="mycompanyregistry",
     ),
     "azure/memory-optimised": lambda: seed_cloud(AZURE, cpu_count=3.5, memory_gb=30),
+    # server_type="vllm": the official vLLM image on GPUs, every target.
+    "docker/vllm-gpu": lambda: vllm_docker(**VLLM, gpu_count=2, env_vars=SECRET_ENV),
+    "docker/vllm-local-model": lambda: vllm_docker(
+        server_type="vllm", gpu_count=1, memory_limit="32Gi", restart_policy="always"
+    ),
+    "kubernetes/vllm-gpu": lambda: seed_kubernetes(
+        **VLLM,
+        gpu_count=2,
+        cpu_limit="8",
+        memory_request="16Gi",
+        memory_limit="64Gi",
+        env_vars=SECRET_ENV,
+        target_waiting_requests=8,
+        volumes=[],
+    ),
+    "kubernetes/vllm-pvc": lambda: seed_kubernetes(
+        server_type="vllm",
+        enable_hpa=False,
+        replicas=1,
+        gpu_count=1,
+        model_path="/app/models/llm",
+        cpu_limit="4",
+        memory_limit="32Gi",
+        vllm_image="registry.example.com/mirror/vllm-openai:v0.32.0",
+    ),
+    "aws/vllm-gpu": lambda: seed_cloud(
+        AWS, **VLLM, instance_type="ml.g5.2xlarge", gpu_count=1, env_vars=SECRET_ENV
+    ),
+    "aws/vllm-s3": lambda: seed_cloud(
+        AWS,
+        server_type="vllm",
+        instance_type="ml.g6.12xlarge",
+        gpu_count=4,
+        model_path=None,
+        model_data_url="s3://paissive-models/llm/model.tar.gz",
+    ),
+    "gcp/vllm-gpu": lambda: seed_cloud(
+        GCP, **VLLM, gpu_count=1, gpu_type="nvidia-l4", cpu_count=8, memory_gb=32, min_instances=0
+    ),
+    "azure/vllm-gpu": lambda: seed_cloud(
+        AZURE,
+        **VLLM,
+        gpu_count=1,
+        gpu_type="nvidia-a100",
+        cpu_count=24,
+        memory_gb=220,
+        env_vars=SECRET_ENV,
+    ),
 }
 
 GENERATORS = {

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from ai_models.serving import CloudProvider
 from ai_models.serving.aws import INSTANCES
 from ai_models.serving.fields import SERVER_ENV
+from ai_models.serving.vllm import reserved_env
 
 MODEL_TYPES = ["text-generation", "chat", "embeddings", "text-classification"]
 
@@ -22,6 +23,20 @@ dns_label = st.from_regex(r"[a-z]([-a-z0-9]{0,18}[a-z0-9])?", fullmatch=True)
 path_segment = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,8}", fullmatch=True)
 abs_path = st.lists(path_segment, min_size=1, max_size=3).map(lambda parts: "/" + "/".join(parts))
 model_ids = st.from_regex(r"[a-z][a-z0-9-]{0,10}/[a-z0-9][a-z0-9._-]{0,15}", fullmatch=True)
+
+
+def _maybe_vllm(draw, config: dict, rest_only: tuple[str, ...]) -> dict:
+    """Turn a GPU config into a server_type="vllm" one half of the time."""
+    if config.get("gpu_count", 0) < 1 or not draw(st.booleans()):
+        return config
+    config = {k: v for k, v in config.items() if k not in rest_only}
+    config["server_type"] = "vllm"
+    config["model_type"] = draw(st.sampled_from(["text-generation", "chat"]))
+    config["env_vars"] = {k: v for k, v in config["env_vars"].items() if k not in reserved_env()}
+    config["max_model_len"] = draw(st.none() | st.integers(16, 131072))
+    if not (config.get("model_path") or config.get("model_id")):
+        config["model_id"] = draw(model_ids)
+    return config
 
 
 def _unique_targets(volumes: list[dict]) -> list[dict]:
@@ -93,7 +108,7 @@ def docker_configs(draw) -> dict:
         config["model_path"] = draw(abs_path)
     if source in ("id", "both"):
         config["model_id"] = draw(model_ids)
-    return config
+    return _maybe_vllm(draw, config, ("base_image", "additional_packages"))
 
 
 @st.composite
@@ -164,7 +179,7 @@ def kubernetes_configs(draw) -> dict:
     if draw(st.booleans()):
         config["ingress_host"] = draw(dns_label) + ".example.com"
         config["ingress_tls_secret"] = draw(st.none() | dns_label)
-    return config
+    return _maybe_vllm(draw, config, ("image",))
 
 
 @st.composite
@@ -194,7 +209,7 @@ def aws_configs(draw) -> dict:
         for name in draw(st.sets(env_names, max_size=2))
         if name not in config["env_vars"]
     }
-    return config
+    return _maybe_vllm(draw, config, ())
 
 
 @st.composite
@@ -223,7 +238,7 @@ def gcp_configs(draw) -> dict:
         for name in draw(st.sets(env_names, max_size=2))
         if name not in config["env_vars"]
     }
-    return config
+    return _maybe_vllm(draw, config, ())
 
 
 @st.composite
@@ -261,7 +276,7 @@ def azure_configs(draw) -> dict:
         for name in draw(st.sets(env_names, max_size=2))
         if name not in config["env_vars"]
     }
-    return config
+    return _maybe_vllm(draw, config, ())
 
 
 def _cloud_common(draw, provider: CloudProvider, region: str) -> dict:

@@ -45,7 +45,7 @@ def fuzz_one(target: str, slot: Slot, text: str, folder: Path) -> bool:
                 setattr(config, slot.field, text)
             assert slot.field in {_root(path) for path, _ in assigned.value.errors}
         return False
-    generator = config.target if hasattr(config, "target") else get_target(target)
+    generator = config.target if hasattr(config, "target") else get_target(target.split("-")[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         generator.generate(config, folder)
@@ -130,6 +130,13 @@ ISSUE_INPUTS = [
     ("azure", {"region": "eastus\r"}, "region", CONTROL),
     ("gcp", {"secrets": {"A_TOKEN": "s\u2029"}}, 'secrets["A_TOKEN"]', "line or paragraph"),
     ("docker", {"evil\nRUN id": 1}, '"evil\\nRUN id"', "is not a known field"),
+    ("docker-vllm", {"model_id": "org/m\nRUN id"}, "model_id", CONTROL),
+    ("docker-vllm", {"max_model_len": "4096 --trust-remote-code"}, "max_model_len", "integer"),
+    ("kubernetes-vllm", {"gpu_count": "1; id"}, "gpu_count", "integer"),
+    ("kubernetes-vllm", {"model_id": "$(id)"}, "model_id", "a Hugging Face model id"),
+    ("aws-vllm", {"gpu_count": 0}, "gpu_count", "needs at least 1 GPU"),
+    ("gcp-vllm", {"vllm_image": "vllm/vllm-openai:v1\u2028"}, "vllm_image", "line or paragraph"),
+    ("azure-vllm", {"max_model_len": 1e309}, "max_model_len", "integer"),
 ]
 
 
@@ -143,7 +150,7 @@ def test_cli_refuses_hostile_fields_with_one_line(
         config["provider"] = config["provider"].value
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config), encoding="ascii")  # JSON escapes carry any code point
-    command = "cloud" if "provider" in config else target
+    command = "cloud" if "provider" in config else target.split("-")[0]
     out = tmp_path / "out"
     result = CliRunner().invoke(deploy, [command, "--config", str(path), "--out", str(out)])
     assert result.exit_code == 2, result.output

@@ -102,7 +102,7 @@ INVALID_VALUES = {
         max_size=2,
     ),
     "model_type": st.text(max_size=12).filter(lambda t: t not in MODEL_TYPES),
-    "server_type": st.text(max_size=8).filter(lambda t: t != "rest"),
+    "server_type": st.text(max_size=8).filter(lambda t: t not in ("rest", "vllm")),
 }
 
 
