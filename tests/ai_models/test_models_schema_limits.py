@@ -104,12 +104,14 @@ def fmt(schema: dict) -> dict:
     return {"type": "json_schema", "json_schema": {"schema": schema}}
 
 
-def test_the_grammar_cache_stays_within_its_byte_limit(tokenizer):
-    limit = 2 * 1024 * 1024
-    grammar = grammar_for(tokenizer, cache_bytes=limit)
-    for i in range(64):  # each ~200 kB compiled: unbounded, 64 of them take ~13 MB
+def test_the_grammar_cache_stays_within_its_size_and_reuses_entries(tokenizer):
+    grammar = grammar_for(tokenizer, cache_size=8)
+    first = grammar.compile(fmt(objects(100, required=True, prefix="s0_")))
+    assert grammar.compile(fmt(objects(100, required=True, prefix="s0_"))) is first
+    for i in range(1, 64):
         grammar.compile(fmt(objects(100, required=True, prefix=f"s{i}_")))
-        assert grammar.compiler.get_cache_size_bytes() <= limit
+        assert grammar.cached <= 8
+    assert grammar.compile(fmt(objects(100, required=True, prefix="s0_"))) is not first, "evicted"
     grammar.close()
 
 

@@ -1,27 +1,33 @@
-"""Grammar-constrained JSON decoding with xgrammar, with a guaranteed ending.
+"""Grammar-constrained JSON decoding with llguidance, with a guaranteed ending.
 
 ``JsonGrammar`` compiles OpenAI ``response_format`` values (``json_object``, ``json_schema``) for
-one tokenizer; each constrained sequence gets a ``GrammarState`` whose token bitmask limits the
-logits to tokens that keep the output valid. Masking alone cannot stop a model (a tiny random one,
-say) from rambling until ``max_tokens`` cuts the JSON short, so the state measures the shortest
-way it knows to close the document — a greedy walk over the allowed tokens that prefers closing
-quotes and brackets, simulated on a forked matcher — at the first step and again each time half
-the spare budget is used. Once the spare budget is small, every sampled token is checked the same
-way before it is taken: if the document could no longer close in time after it, the walk out
-starts instead. The output therefore always parses and validates: within ``max_tokens`` whenever
-the way out from the start fits in it, else past it by at most ``CLOSING_ALLOWANCE`` tokens
-whenever the way out fits in that.
+one vocabulary (a Hugging Face tokenizer, or ``from_vocab``'s plain token bytes); each constrained
+sequence gets a ``GrammarState`` whose token bitmask limits the logits to tokens that keep the
+output valid. Masking alone cannot stop a model (a tiny random one, say) from rambling until
+``max_tokens`` cuts the JSON short, so the state measures the shortest way it knows to close the
+document — a greedy walk over the allowed tokens that prefers closing quotes and brackets,
+simulated on a copied matcher — at the first step and again each time half the spare budget is
+used. Once the spare budget is small, every sampled token is checked the same way before it is
+taken: if the document could no longer close in time after it, the walk out starts instead. The
+output therefore always parses and validates: within ``max_tokens`` whenever the way out from the
+start fits in it, else past it by at most ``CLOSING_ALLOWANCE`` tokens whenever the way out fits
+in that. The walk tests tokens in a precomputed rank order against the packed mask words, never
+expanding the mask to the whole vocabulary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import torch
-import xgrammar as xgr
+import llguidance as llg
+import numpy as np
 
 from ai_models.engine.schema_limits import PARAM, check_schema
 from ai_models.errors import InvalidRequestError, QueueFullError
@@ -30,14 +36,19 @@ FIRST_CHECK = 1 << 62  # measure the way out at the first step (see update_closi
 CLOSING_ALLOWANCE = 256  # most tokens a completion may run past max_tokens to close the JSON
 GUARD_MARGIN = 16  # within this many spare tokens, check each sampled token still lets it close
 SEPARATORS = (", ", ": ")  # OpenAI's own spacing; the closing walk handles the spaces
-_BIT_SHIFTS = torch.arange(32, dtype=torch.int32)
-# Compiled grammars are cached (a repeated schema costs nothing), least recently used first out
-# once the cache holds this many bytes: 64 distinct schemas once grew it by 83 MB.
-GRAMMAR_CACHE_BYTES = 64 * 1024 * 1024
-# A compile that passes the schema limits but still runs longer than this is refused. xgrammar
-# cannot be interrupted, so it finishes in the background (and lands in the cache); one compile
-# thread per model bounds what such schemas can take from the machine to one core.
+JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+# Compiled grammars are cached (a repeated schema costs nothing), least recently used first out.
+GRAMMAR_CACHE_SIZE = 64
+# A compile that passes the schema limits but still runs longer than this is refused; it finishes
+# in the background (llguidance's own parser limits bound it), one compile thread per model.
 COMPILE_TIMEOUT_S = 10.0
+# llguidance's resource limits, with errors that do not echo the grammar back to the client.
+PARSER_LIMITS = llg.LLParserLimits(verbose_errors=False)
+_CHUNKS = (64, 512, 4096)  # the closing walk tests this many ranked tokens first, then more
+# Schema keywords whose values are schemas, maps of schemas, or lists of schemas.
+_SUBSCHEMA = ("items", "additionalProperties", "not", "if", "then", "else", "contains")
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 
 
 def _closing_rank(piece: bytes) -> float:
@@ -63,20 +74,76 @@ def _closing_rank(piece: bytes) -> float:
         return 300.0 - len(piece)
     if not stripped:
         return 0.0
+    if not _whole_utf8(piece):
+        return -100.0  # part of a character: taken only when nothing else is allowed
     return 100.0 - len(piece)
 
 
-def _json_safe(piece: bytes) -> bool:
-    """Tell whether a token's bytes are whole UTF-8 characters without control characters."""
+def _whole_utf8(piece: bytes) -> bool:
+    """Tell whether a token's bytes are whole UTF-8 characters."""
     try:
         piece.decode("utf-8", errors="strict")
     except UnicodeDecodeError:
         return False
-    return not any(byte < 0x20 for byte in piece)
+    return True
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Copy ``schema`` with ``additionalProperties: false`` on objects that leave it unset.
+
+    OpenAI's structured outputs (and our former engine's strict mode) allow no keys beyond the
+    listed ones; JSON Schema's default would let a small model ramble on in extra keys. Only
+    keywords that hold schemas are walked — ``enum`` and ``const`` values are data.
+    """
+    root = copy.deepcopy(schema)  # check_schema bounds the depth first
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        open_keys = ("additionalProperties", "patternProperties", "unevaluatedProperties")
+        if (node.get("type") == "object" or "properties" in node) and not any(
+            key in node for key in open_keys
+        ):
+            node["additionalProperties"] = False
+        stack.extend(node.get(key) for key in _SUBSCHEMA)
+        for key in _SCHEMA_MAPS:
+            if isinstance(node.get(key), dict):
+                stack.extend(node[key].values())
+        for key in _SCHEMA_LISTS:
+            if isinstance(node.get(key), list):
+                stack.extend(node[key])
+    return root
+
+
+class _PlainVocab:
+    """The tokenizer shape llguidance's ``TokenizerWrapper`` takes, from token bytes alone."""
+
+    def __init__(self, tokens: list[bytes], eos: int, special: list[int]) -> None:
+        self.tokens = tokens
+        self.eos_token_id = eos
+        self.bos_token_id = None
+        self.special_token_ids = special
+        self._ids = {piece: i for i, piece in enumerate(tokens) if piece and i not in special}
+        self._longest = max((len(piece) for piece in self._ids), default=1)
+
+    def __call__(self, text: bytes) -> list[int]:
+        """Tokenize greedily, longest known piece first (llguidance only uses it for prompts)."""
+        ids, i = [], 0
+        while i < len(text):
+            for size in range(min(self._longest, len(text) - i), 0, -1):
+                token = self._ids.get(text[i : i + size])
+                if token is not None:
+                    ids.append(token)
+                    i += size
+                    break
+            else:
+                i += 1  # a byte no token spells: skipped
+        return ids
 
 
 class JsonGrammar:
-    """Compile JSON grammars for one tokenizer and hand out per-sequence matcher states."""
+    """Compile JSON grammars for one vocabulary and hand out per-sequence matcher states."""
 
     def __init__(
         self,
@@ -84,43 +151,79 @@ class JsonGrammar:
         *,
         vocab_size: int,
         stop_token_ids: list[int],
-        cache_bytes: int = GRAMMAR_CACHE_BYTES,
+        cache_size: int = GRAMMAR_CACHE_SIZE,
         compile_timeout_s: float = COMPILE_TIMEOUT_S,
     ) -> None:
+        from llguidance.hf import from_tokenizer  # imports transformers: only for HF tokenizers
+
+        lltok = from_tokenizer(tokenizer, n_vocab=vocab_size, eos_token=list(stop_token_ids))
+        pieces = [
+            b"" if lltok.is_special_token(i) else lltok.decode_bytes([i])
+            for i in range(lltok.vocab_size)
+        ]
+        self._setup(lltok, pieces, vocab_size, stop_token_ids, cache_size, compile_timeout_s)
+
+    @classmethod
+    def from_vocab(
+        cls,
+        tokens: Sequence[bytes],
+        *,
+        eos_token_ids: Sequence[int],
+        special_token_ids: Sequence[int] = (),
+        vocab_size: int | None = None,
+        cache_size: int = GRAMMAR_CACHE_SIZE,
+        compile_timeout_s: float = COMPILE_TIMEOUT_S,
+    ) -> JsonGrammar:
+        """Build from a plain vocabulary: each token's bytes (as the model's detokenizer writes
+        them), the end-of-sequence ids, and the special tokens that never appear in JSON."""
+        size = max(vocab_size or 0, len(tokens))
+        stops = [int(i) for i in eos_token_ids]
+        if not stops or any(not 0 <= i < size for i in stops):
+            raise ValueError(f"eos_token_ids must be ids below {size}, got {stops}")
+        special = sorted({int(i) for i in special_token_ids} | set(stops))
+        pieces = [bytes(piece) for piece in tokens] + [b""] * (size - len(tokens))
+        pieces = [b"" if i in set(special) else piece for i, piece in enumerate(pieces)]
+        wrapper = llg.TokenizerWrapper(_PlainVocab(pieces, stops[0], special))
+        lltok = llg.LLTokenizer(wrapper, n_vocab=size, eos_token=stops)
+        grammar = cls.__new__(cls)
+        grammar._setup(lltok, pieces, size, stops, cache_size, compile_timeout_s)
+        return grammar
+
+    def _setup(
+        self,
+        lltok: llg.LLTokenizer,
+        pieces: list[bytes],
+        vocab_size: int,
+        stop_token_ids: list[int],
+        cache_size: int,
+        compile_timeout_s: float,
+    ) -> None:
+        self.tokenizer = lltok
         self.vocab_size = vocab_size
+        self.words = (vocab_size + 31) // 32
+        self.stop_token_ids = list(stop_token_ids)
         self.compile_timeout_s = compile_timeout_s
-        self.info = xgr.TokenizerInfo.from_huggingface(
-            tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids
-        )
-        self.compiler = xgr.GrammarCompiler(
-            self.info, max_threads=2, cache_enabled=True, cache_limit_bytes=cache_bytes
-        )
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, llg.LLMatcher] = OrderedDict()
+        self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grammar-compile")
-        # Special tokens decode to nothing; raw control characters are not allowed in JSON
-        # strings (RFC 8259) though xgrammar's string rule lets them through; and a token that is
-        # not valid UTF-8 on its own can combine into bytes (surrogates, overlong forms) that
-        # decode to U+FFFD, breaking length limits. Forbid all three; \uXXXX escapes remain.
-        special = set(getattr(tokenizer, "all_special_ids", [])) | set(
-            getattr(tokenizer, "added_tokens_decoder", {})
-        )
-        control = {
-            i
-            for i, piece in enumerate(self.info.decoded_vocab[:vocab_size])
-            if not _json_safe(piece)
-        }
-        self.forbidden = torch.tensor(
-            sorted(i for i in (special | control) - set(stop_token_ids) if i < vocab_size),
-            dtype=torch.long,
-        )
-        ranks = [_closing_rank(piece) for piece in self.info.decoded_vocab[:vocab_size]]
-        ranks += [float("-inf")] * (vocab_size - len(ranks))
-        self.rank = torch.tensor(ranks, dtype=torch.float32)
-        self.rank[self.forbidden] = float("-inf")
-        self.rank[torch.tensor(stop_token_ids, dtype=torch.long)] = 1000.0
+        self.executor = llg.LLExecutor()
+        # The closing walk's candidates, best first: stop tokens, then by _closing_rank. Special
+        # and empty tokens never close anything (the mask forbids them anyway) and are left out.
+        rank = np.full(vocab_size, -np.inf)
+        for i, piece in enumerate(pieces[:vocab_size]):
+            if piece:
+                rank[i] = _closing_rank(piece)
+        rank[[i for i in self.stop_token_ids if i < vocab_size]] = 1000.0
+        candidates = np.flatnonzero(rank > -np.inf)
+        order = candidates[np.argsort(-rank[candidates], kind="stable")]
+        self.order = order
+        self._order_word = (order >> 5).astype(np.intp)
+        self._order_bit = (np.uint32(1) << (order & 31).astype(np.uint32)).astype(np.uint32)
 
     async def compile_within_deadline(
         self, response_format: dict[str, Any]
-    ) -> xgr.CompiledGrammar | None:
+    ) -> llg.LLMatcher | None:
         """Check the limits, then compile on the compile thread within ``compile_timeout_s``."""
         self.check(response_format)
         future = self._pool.submit(self.compile, response_format)
@@ -147,82 +250,145 @@ class JsonGrammar:
                 param="response_format.type",
             )
         if kind == "json_schema":
-            spec = response_format.get("json_schema") or {}
-            schema = spec.get("schema", spec.get("schema_"))
-            if not isinstance(schema, dict):
-                raise InvalidRequestError(
-                    "response_format.json_schema.schema must be a JSON schema object", param=PARAM
-                )
-            check_schema(schema)
+            check_schema(self._schema(response_format))
 
-    def compile(self, response_format: dict[str, Any]) -> xgr.CompiledGrammar | None:
+    @staticmethod
+    def _schema(response_format: dict[str, Any]) -> dict[str, Any]:
+        spec = response_format.get("json_schema") or {}
+        schema = spec.get("schema", spec.get("schema_")) if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise InvalidRequestError(
+                "response_format.json_schema.schema must be a JSON schema object", param=PARAM
+            )
+        return schema
+
+    def compile(self, response_format: dict[str, Any]) -> llg.LLMatcher | None:
         """Compile an OpenAI ``response_format`` (checked by ``check``); None for plain text."""
         kind = response_format.get("type", "text")
         if kind == "text":
             return None
         if kind == "json_object":
-            return self.compiler.compile_json_schema(
-                '{"type": "object"}', any_whitespace=False, strict_mode=False, separators=SEPARATORS
-            )
-        spec = response_format["json_schema"]
-        schema = spec.get("schema", spec.get("schema_"))
+            schema: dict[str, Any] = {"type": "object"}
+        else:
+            schema = strict_schema(self._schema(response_format))
+        key = json.dumps(schema, sort_keys=True)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         try:
-            return self.compiler.compile_json_schema(
-                json.dumps(schema), any_whitespace=False, strict_mode=True, separators=SEPARATORS
-            )
+            grammar = llg.LLMatcher.grammar_from_json_schema(schema, defaults=JSON_OPTIONS)
+            matcher = llg.LLMatcher(self.tokenizer, grammar, log_level=0, limits=PARSER_LIMITS)
+            error = matcher.get_error() if matcher.is_error() else ""
         except (RuntimeError, ValueError, TypeError) as exc:
-            reason = str(exc).strip().splitlines()[-1].split(": ", 1)[-1]
+            error = str(exc)
+        if error:
+            reason = error.strip().splitlines()[0][:300]
             raise InvalidRequestError(
                 f"cannot use this JSON schema for constrained decoding: {reason}", param=PARAM
-            ) from None
+            )
+        with self._lock:
+            self._cache[key] = matcher
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return matcher
+
+    @property
+    def cached(self) -> int:
+        """Count the compiled grammars held in the cache."""
+        return len(self._cache)
 
     def close(self) -> None:
         """Stop the compile thread (a compile under way finishes first)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def state(self, compiled: xgr.CompiledGrammar) -> GrammarState:
-        """Return a fresh matcher state for one sequence."""
-        return GrammarState(self, xgr.GrammarMatcher(compiled))
+    def state(self, compiled: llg.LLMatcher) -> GrammarState:
+        """Return a fresh matcher state for one sequence (the compiled one stays untouched)."""
+        return GrammarState(self, compiled.deep_copy())
+
+    def fill_batch(self, states: list[tuple[GrammarState, int]], rows: int) -> np.ndarray:
+        """Return a ``(rows, words)`` int32 bitmask with each state's mask in its row, filled in
+        one call for the whole batch (rows without a state allow everything)."""
+        bitmask = np.full((rows, self.words), -1, dtype=np.int32)
+        pairs = [(state.matcher, row) for state, row in states]
+        self.executor.unsafe_compute_mask_ptr(pairs, bitmask.ctypes.data, self.words * 4, rows)
+        return bitmask
+
+    def first_allowed(self, words: np.ndarray) -> int:
+        """Return the best-ranked token whose bit is set in the packed mask ``words``."""
+        words = words.view(np.uint32)
+        start = 0
+        for end in (*_CHUNKS, len(self.order)):
+            bits = words[self._order_word[start:end]] & self._order_bit[start:end]
+            hits = np.flatnonzero(bits)
+            if hits.size:
+                return int(self.order[start + hits[0]])
+            start = end
+        return self.stop_token_ids[0]  # nothing allowed: the matcher is in error; end it
 
 
 class GrammarState:
     """One sequence's position in its grammar, and whether it is closing the document."""
 
-    def __init__(self, grammar: JsonGrammar, matcher: xgr.GrammarMatcher) -> None:
+    def __init__(self, grammar: JsonGrammar, matcher: llg.LLMatcher) -> None:
         self.grammar = grammar
         self.matcher = matcher
         self.closing = False
         self._next_check = FIRST_CHECK
         self._needed: int | None = None
-        self._row_mask = xgr.allocate_token_bitmask(1, grammar.vocab_size)
+        self._row = np.empty(grammar.words, dtype=np.int32)
 
-    def fill(self, bitmask: torch.Tensor, row: int) -> None:
-        """Write the allowed-token bitmask of this state into ``bitmask[row]``."""
-        self.matcher.fill_next_token_bitmask(bitmask, row)
+    def fill(self, bitmask: np.ndarray, row: int) -> None:
+        """Write the allowed-token bitmask of this state into ``bitmask[row]`` (int32 words)."""
+        self._fill(self.matcher, self._row)
+        bitmask[row] = self._row
+
+    def allowed(self) -> np.ndarray:
+        """Return which tokens the grammar allows next, as a boolean vector over the vocabulary."""
+        self._fill(self.matcher, self._row)
+        bits = np.unpackbits(self._row.view(np.uint8), bitorder="little")
+        return bits[: self.grammar.vocab_size].astype(bool)
+
+    def mask_logits(self, logits: np.ndarray) -> None:
+        """Set the logits of the tokens the grammar forbids next to ``-inf``, in place (one row,
+        any float dtype; a vector longer than the vocabulary has its extra entries forbidden)."""
+        allowed = self.allowed()
+        logits[: allowed.size][~allowed] = -np.inf
+        logits[allowed.size :] = -np.inf
 
     def accept(self, token: int) -> bool:
         """Advance by ``token``; False if the grammar rejects it."""
-        return self.matcher.accept_token(token)
+        return self.matcher.consume_token(token)
 
-    def _closing_token(self, matcher: xgr.GrammarMatcher) -> int:
-        matcher.fill_next_token_bitmask(self._row_mask, 0)
-        words = self._row_mask[0]
-        allowed = ((words.unsqueeze(-1) >> _BIT_SHIFTS) & 1).flatten()[: self.grammar.vocab_size]
-        rank = torch.where(allowed.bool(), self.grammar.rank, float("-inf"))
-        return int(rank.argmax())
+    @property
+    def finished(self) -> bool:
+        """Tell whether the document is complete (nothing but the end may follow)."""
+        return self.matcher.is_stopped()
 
-    def _walk_out(self, matcher: xgr.GrammarMatcher, limit: int) -> int | None:
-        """Follow the greedy way out on ``matcher``; count its tokens (None past ``limit``)."""
+    def _fill(self, matcher: llg.LLMatcher, row: np.ndarray) -> None:
+        matcher.unsafe_compute_mask_ptr(row.ctypes.data, row.nbytes)
+
+    def _closing_token(self, matcher: llg.LLMatcher) -> int:
+        self._fill(matcher, self._row)
+        return self.grammar.first_allowed(self._row)
+
+    def _walk_out(self, matcher: llg.LLMatcher, limit: int) -> int | None:
+        """Follow the greedy way out on ``matcher``; count its tokens, the end token included
+        (None past ``limit``)."""
+        stops = self.grammar.stop_token_ids
         for steps in range(1, limit + 1):
-            if not matcher.accept_token(self._closing_token(matcher)):
+            token = self._closing_token(matcher)
+            if not matcher.consume_token(token) or matcher.is_error():
                 return None
-            if matcher.is_terminated():
-                return steps
+            if matcher.is_stopped():
+                return steps if token in stops else steps + 1
         return None
 
     def closing_length(self, limit: int = CLOSING_ALLOWANCE) -> int | None:
         """Count the tokens of the greedy way out from here (None if longer than ``limit``)."""
-        return self._walk_out(self.matcher.fork(), limit)
+        if self.matcher.is_stopped():
+            return 1
+        return self._walk_out(self.matcher.deep_copy(), limit)
 
     def update_closing(self, remaining: int) -> None:
         """Measure the way out once the budget is within reach of it; close when it barely fits.
@@ -248,10 +414,9 @@ class GrammarState:
             return self._closing_token(self.matcher)
         if self._needed is None or remaining > self._needed + GUARD_MARGIN:
             return token
-        fork = self.matcher.fork()
-        if fork.accept_token(token) and (
-            fork.is_terminated() or self._walk_out(fork, remaining - 1) is not None
-        ):
-            return token
+        fork = self.matcher.deep_copy()
+        if fork.consume_token(token) and not fork.is_error():
+            if fork.is_stopped() or self._walk_out(fork, remaining - 1) is not None:
+                return token
         self.closing = True
         return self._closing_token(self.matcher)

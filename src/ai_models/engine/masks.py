@@ -1,9 +1,9 @@
-"""Apply each constrained row's grammar to a batch of logits (token bitmasks from xgrammar)."""
+"""Apply each constrained row's grammar to a batch of logits (one batched llguidance mask fill)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
-import xgrammar as xgr
 
 from ai_models.engine.sequence import Sequence
 
@@ -18,15 +18,15 @@ def apply_grammar(logits: torch.Tensor, rows: list[Sequence], stop_ids: torch.Te
     if not constrained:
         return
     grammar = rows[constrained[0]].grammar.grammar
-    bitmask = xgr.allocate_token_bitmask(len(rows), grammar.vocab_size)
-    for i in constrained:
-        rows[i].grammar.fill(bitmask, i)
-    device_logits = logits if logits.device.type in ("cpu", "cuda") else logits.cpu()
-    xgr.apply_token_bitmask_inplace(
-        device_logits, bitmask.to(device_logits.device), indices=constrained
+    bitmask = grammar.fill_batch(
+        [(rows[i].grammar, n) for n, i in enumerate(constrained)], len(constrained)
     )
-    if device_logits is not logits:
-        logits.copy_(device_logits)
-    if grammar.forbidden.numel():
-        index = torch.tensor(constrained, device=logits.device)
-        logits[index.unsqueeze(-1), grammar.forbidden.to(logits.device)] = float("-inf")
+    # One byte per token (bit order within each little-endian int32 word), cut to the logits.
+    bits = np.unpackbits(bitmask.view(np.uint8), axis=1, bitorder="little")
+    width = min(logits.shape[-1], bits.shape[1])
+    forbidden = torch.from_numpy(bits[:, :width] == 0).to(logits.device)
+    index = torch.tensor(constrained, device=logits.device)
+    masked = logits[index]
+    masked[:, :width].masked_fill_(forbidden, float("-inf"))
+    masked[:, width:] = float("-inf")  # rows past the grammar's vocabulary are never valid
+    logits[index] = masked
