@@ -5,8 +5,10 @@ Needs the optional extra: ``pip install "paissive-income[gguf]"`` (llama-cpp-pyt
 (its choices one after another, reusing the prompt's KV cache); requests wait in a bounded
 ``WaitQueue`` (``MAX_QUEUE_SIZE`` sequences, 429 beyond). Tokens are chosen by our own sampler
 (``engine.sampling.choose_tokens``) inside llama-cpp-python's ``logits_processor``, so sampling
-parameters, seeds and JSON grammars (xgrammar masks with the guaranteed closing) behave as on the
-``transformers`` backend; plain greedy requests skip it and use llama.cpp's own argmax.
+parameters, seeds and JSON grammars (llguidance masks with the guaranteed closing) behave as on
+the ``transformers`` backend; plain greedy requests skip it and use llama.cpp's own argmax.
+llama.cpp's own schema grammar is not used: it ignores numeric bounds, and validating then
+retrying was 5.5x slower per valid answer than masking (``benchmarks/gguf.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ai_models.errors import InvalidRequestError, ModelLoadError, ModelServiceEr
 from ai_models.registry import ModelSpec, Task
 
 if TYPE_CHECKING:
+    from ai_models.backends.base import GenerateRequest
     from ai_models.backends.gguf_vocab import GgufVocab
     from ai_models.config import ModelServiceSettings
     from ai_models.engine.grammar import JsonGrammar
@@ -113,6 +116,43 @@ class _Job:
             self.cancelled = True
 
 
+class _DeltaStream:
+    """The deltas of one request; closing it early (``aclose``, a cancelled task, garbage
+    collection) stops the request's work, even before its first delta was awaited."""
+
+    def __init__(self, model: LlamaCppModel, job: _Job) -> None:
+        self._model, self._job = model, job
+        self._unfinished = len(job.sequences)
+
+    def __aiter__(self) -> _DeltaStream:
+        return self
+
+    async def __anext__(self) -> Delta:
+        if not self._unfinished:
+            raise StopAsyncIteration
+        try:
+            event = await self._job.outbox.get()
+        except BaseException:  # cancelled while waiting: the client went away
+            self._close()
+            raise
+        if isinstance(event, BaseException):
+            self._close()
+            raise event
+        self._unfinished -= event.finish_reason is not None
+        return event
+
+    async def aclose(self) -> None:
+        """Stop the request's work if it has not finished."""
+        self._close()
+
+    def _close(self) -> None:
+        if self._unfinished and not self._job.cancelled:
+            self._model._abandon(self._job)
+
+    def __del__(self) -> None:
+        self._close()
+
+
 class LlamaCppModel(ServedModel):
     """A GGUF model served by one llama.cpp worker thread."""
 
@@ -168,25 +208,32 @@ class LlamaCppModel(ServedModel):
 
                 self._grammar = JsonGrammar.from_vocab(
                     self.vocab.pieces,
+                    eos_token_ids=self.vocab.stop_ids,
+                    special_token_ids=self.vocab.special_ids,
                     vocab_size=self.vocab_size,
-                    stop_token_ids=self.vocab.stop_ids,
-                    special_ids=self.vocab.special_ids,
                 )
             return self._grammar
 
-    async def generate(self, request: Any, ctx: RequestContext) -> AsyncIterator[Delta]:
+    async def generate(self, request: GenerateRequest, ctx: RequestContext) -> AsyncIterator[Delta]:
         """Queue the request's sequences (429 when the queue is full, 400 for a bad schema) and
         return the iterator of their deltas; abandoning it stops the work."""
         from ai_models.engine.queue import Group
         from ai_models.engine.sequence import Sequence
 
         n, prompts = request.n, request.prompts
+        cost, limit = len(prompts) * n, self.queue.max_cost
+        if cost > limit:
+            raise InvalidRequestError(
+                f"this request asks for {cost} sequences ({len(prompts)} prompts x n={n}) but "
+                f"at most {limit} may wait (MAX_QUEUE_SIZE={limit}); send fewer prompts or a "
+                "smaller n",
+                param="n" if len(prompts) == 1 else "prompt",
+            )
         group = Group()
         try:
-            self.queue.reserve(group, len(prompts) * n)
-        except ModelServiceError as exc:
-            if exc.status_code == 429:
-                ctx.metrics.rejected("queue_full")
+            self.queue.reserve(group, cost)
+        except ModelServiceError:
+            ctx.metrics.rejected("queue_full")
             raise
         self._gauges()
         try:
@@ -209,22 +256,13 @@ class LlamaCppModel(ServedModel):
             raise
         ctx.metrics.prompt_tokens.inc(sum(len(ids) for ids in prompts))
         self._gauges()
-        return self._stream(job)
+        return _DeltaStream(self, job)
 
-    async def _stream(self, job: _Job) -> AsyncIterator[Delta]:
-        unfinished = len(job.sequences)
-        try:
-            while unfinished:
-                event = await job.outbox.get()
-                if isinstance(event, BaseException):
-                    raise event
-                yield event
-                unfinished -= event.finish_reason is not None
-        finally:
-            if unfinished:
-                job.cancelled = True
-                self.queue.discard(job.group)
-                self._gauges()
+    def _abandon(self, job: _Job) -> None:
+        """Drop a request whose client went away: out of the queue, or stopped at its next token."""
+        job.cancelled = True
+        self.queue.discard(job.group)
+        self._gauges()
 
     # -- the worker thread --------------------------------------------------------------------
 
