@@ -41,8 +41,10 @@ ENV_VARS = {
     "MAX_TOKENS": "largest max_tokens a request may ask for (default 4096)",
     "MAX_MODEL_LEN": "context length override in tokens (default: the model's own)",
     "MODEL_DEVICE": "auto, cpu, cuda, cuda:N or mps (default auto)",
-    "MODEL_DTYPE": "auto, float32, float16 or bfloat16 (default auto)",
-    "MODEL_CPU_THREADS": "torch threads for CPU inference (default: all CPU cores)",
+    "MODEL_DTYPE": "auto, float32, float16 or bfloat16 (default auto: bfloat16 on GPUs and on "
+    "CPUs with AMX or AVX-512 BF16, float32 on other CPUs)",
+    "MODEL_CPU_THREADS": "torch threads for CPU inference (default: one per physical core the "
+    "process may use, at most its container's CPU limit)",
     "MODEL_SERVER_API_KEYS": "comma-separated keys the server accepts as `Authorization: Bearer`",
     "MODEL_SERVER_AUTH_EXEMPT_HEALTH": "true: /healthz, /readyz, /metrics need no key (default)",
     "AI_MODEL_API_KEY": "key sent to a remote OpenAI-compatible engine, and to AI_MODELS_URL",

@@ -121,36 +121,137 @@ def pick_device(requested: str | None) -> str:
     return "mps" if mps is not None and mps.is_available() else "cpu"
 
 
-def configure_cpu_threads(device: str, threads: int | None) -> None:
-    """Size torch's CPU thread pool: ``threads``, or by default every core the process may use.
+def _proc_cpu_flags() -> set[str]:
+    """Return the CPU feature flags Linux lists in /proc/cpuinfo (empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return set(line.partition(":")[2].split())
+    return set()
 
-    Measured with ``benchmarks/cpu_threads.py --omp-wait-policy PASSIVE ACTIVE --rounds 4`` on a
-    shared 2-core machine (16 clients, 8x512 float32 LM), median tokens/s: 2 threads with
-    sleeping OpenMP workers (``OMP_WAIT_POLICY=PASSIVE``, which ``ai_models`` sets unless the
-    environment chose otherwise) 558; 1 thread 367-403 (0.66-0.72x, as the review's 0.62x);
-    2 threads with spinning workers 76, as the spinning starves the event loop that streams
-    tokens. So all cores, with workers that sleep when idle, is fastest.
+
+def native_bf16() -> str | None:
+    """Name the CPU's native bf16 instructions (AMX or AVX-512 BF16), or None without them.
+
+    torch's own CPU capability query first (the cpuinfo library it dispatches kernels with),
+    then /proc/cpuinfo, whose flags are ``amx_bf16`` and ``avx512_bf16``.
+    """
+    try:
+        import torch
+
+        capability = torch._C._cpu._get_cpu_capability()
+        flags = {name for name in ("amx_bf16", "avx512_bf16") if capability.get(name)}
+    except (AttributeError, RuntimeError, ImportError):
+        flags = _proc_cpu_flags()
+    if "amx_bf16" in flags:
+        return "AMX"
+    return "AVX-512 BF16" if "avx512_bf16" in flags else None
+
+
+def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Return the CPUs a cgroup quota allows this process (v2 ``cpu.max``, v1 CFS), rounded up."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1") or not quota.isdigit() or not period.isdigit() or int(period) < 1:
+        return None
+    return max(1, -(-int(quota) // int(period)))
+
+
+def physical_cores() -> tuple[int, int]:
+    """Return (physical cores, logical CPUs) this process may run on (its affinity)."""
+    usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    if usable is None:
+        count = os.cpu_count() or 1
+        return count, count
+    cores = set()
+    for cpu in usable:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            package = (topology / "physical_package_id").read_text().strip()
+            core = (topology / "core_id").read_text().strip()
+        except OSError:
+            return len(usable), len(usable)  # no topology: count each CPU as a core
+        cores.add((package, core))
+    return len(cores), len(usable)
+
+
+def default_cpu_threads() -> tuple[int, str]:
+    """Return the torch thread count that measured fastest, and why: one per physical core.
+
+    Measured with ``benchmarks/cpu_threads.py`` (figures in its docstring): on 2 cores without
+    hyper-threads, every core beat fewer at 1 and 16 clients. Hyper-threads (not measured here)
+    share one core's vector units, which the matrix work already fills, so one thread per core.
+    A cgroup CPU quota (containers) caps the count: threads past it only wait for CPU time.
+    """
+    cores, logical = physical_cores()
+    threads, why = cores, f"all {cores} cores"
+    if cores != logical:
+        why = f"one per physical core: {cores} of {logical} logical CPUs"
+    limit = cgroup_cpu_limit()
+    if limit is not None and limit < threads:
+        threads, why = limit, f"the container's CPU limit of {limit}"
+    return threads, why
+
+
+_threads_reason = "torch's default"
+
+
+def configure_cpu_threads(device: str, threads: int | None) -> None:
+    """Size torch's CPU thread pool: ``threads`` (MODEL_CPU_THREADS), else ``default_cpu_threads``.
+
+    Idle OpenMP workers sleep (``OMP_WAIT_POLICY=PASSIVE``, which ``ai_models`` sets unless the
+    environment chose otherwise): spinning ones starved the event loop that streams tokens (2
+    threads: 76 tokens/s spinning against 558 sleeping, 16 clients on 2 cores).
     """
     import torch
 
+    global _threads_reason
     if device != "cpu":
         return
     if threads is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        threads = max(1, cores or 1)
+        threads, _threads_reason = default_cpu_threads()
+    else:
+        _threads_reason = "MODEL_CPU_THREADS"
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
 
 
 def pick_dtype(requested: str | None, device: str) -> Any:
-    """Return the torch dtype for ``requested`` on ``device`` ('auto': bf16/fp16 on GPUs)."""
+    """Return the torch dtype for ``requested`` on ``device`` and log the choice with the threads.
+
+    'auto': bf16 (fp16 without bf16 support) on GPUs, fp16 on MPS, and on CPUs bf16 where they
+    compute it natively (AMX, AVX-512 BF16; ``benchmarks/cpu_threads.py --dtype auto float32``
+    measures the gain), else float32, since emulated bf16 is slower than float32.
+    """
     import torch
 
     if requested and requested != "auto":
-        return getattr(torch, requested)
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float16 if device == "mps" else torch.float32
+        dtype, why = getattr(torch, requested), "as configured"
+    elif device.startswith("cuda"):
+        bf16 = torch.cuda.is_bf16_supported()
+        dtype, why = (torch.bfloat16, "GPU has bf16") if bf16 else (torch.float16, "GPU lacks bf16")
+    elif device == "mps":
+        dtype, why = torch.float16, "Apple GPU"
+    elif instructions := native_bf16():
+        dtype, why = torch.bfloat16, f"CPU has {instructions}"
+    else:
+        dtype, why = torch.float32, "CPU has no native bf16"
+    name = str(dtype).removeprefix("torch.")
+    if device == "cpu":
+        threads = torch.get_num_threads()
+        logger.info("dtype %s (%s); threads %d (%s)", name, why, threads, _threads_reason)
+    else:
+        logger.info("dtype %s on %s (%s)", name, device, why)
+    return dtype
 
 
 def dtype_kwargs(dtype: Any) -> dict[str, Any]:
