@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import warnings
@@ -331,3 +332,74 @@ def test_generate_keeps_the_seed_import_and_default(in_tmp: Path) -> None:
         written = generate_docker_config(config, "docker")
     assert {Path(p).name for p in written} >= {"Dockerfile", "docker-compose.yml"}
     assert isinstance(seed_cloud(GCP), CloudConfig)
+
+
+PARSE_WITH_VLLM = """
+import json, sys
+from vllm.entrypoints.cli.serve import ServeSubcommand
+from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+parser = FlexibleArgumentParser()
+ServeSubcommand().subparser_init(parser.add_subparsers(dest="subparser"))
+parsed = []
+for argv in json.load(sys.stdin):
+    args = parser.parse_args(argv)
+    parsed.append([args.model_tag, args.served_model_name, args.port,
+                   args.tensor_parallel_size, args.max_model_len, args.api_key])
+print(json.dumps(parsed))
+"""
+
+
+def generated_vllm_argvs(root: Path) -> list[list[str]]:
+    """`vllm serve ...` as every target starts it, from the vLLM configs of the spread."""
+    from serving_spread import SPREAD
+
+    argvs = []
+    for name, make in SPREAD.items():
+        if "vllm" not in name:
+            continue
+        folder = write(make(), root / name)
+        target = name.split("/")[0]
+        if target == "docker":
+            (service,) = load_yaml(folder / "docker-compose.yml")["services"].values()
+            argvs.append([*service["entrypoint"], *service["command"]])
+        elif target == "kubernetes":
+            (pod,) = load_yaml(folder / "deployment.yaml")["spec"]["template"]["spec"]["containers"]
+            argvs.append([*pod["command"], *pod["args"]])
+        elif target == "aws":
+            argvs.append(["vllm", *run_entrypoint(folder / "Dockerfile", root, "serve")])
+        elif target == "gcp":
+            (container,) = load_json(folder / "service.json")["template"]["containers"]
+            argvs.append(["vllm", "serve", *container["args"]])
+        else:
+            template = load_json(folder / "azuredeploy.json")
+            app = template["resources"][-1]["properties"]["template"]["containers"][0]
+            argvs.append(["vllm", "serve", *app["args"]])
+    return argvs
+
+
+@pytest.mark.slow
+def test_vllms_own_parser_accepts_every_generated_command_line(tmp_path: Path) -> None:
+    """Parse what each target runs with vLLM's `vllm serve` parser (VLLM_PYTHON: a Python
+    with vllm installed, e.g. the benchmarks' venv); unknown or malformed flags fail."""
+    python = os.environ.get("VLLM_PYTHON")
+    if not python:
+        pytest.skip("set VLLM_PYTHON to a Python with vllm installed to run vLLM's own parser")
+    argvs = generated_vllm_argvs(tmp_path)
+    assert len(argvs) == 8 and all(argv[:2] == ["vllm", "serve"] for argv in argvs)
+    result = subprocess.run(
+        [python, "-c", PARSE_WITH_VLLM],
+        input=json.dumps([argv[1:] for argv in argvs]),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    parsed = json.loads(result.stdout.splitlines()[-1])
+    for argv, (model, served, port, gpus, max_len, api_key) in zip(argvs, parsed, strict=True):
+        assert model == argv[2] and served == [argv[argv.index("--served-model-name") + 1]]
+        assert str(port) == argv[argv.index("--port") + 1]
+        assert str(gpus) == argv[argv.index("--tensor-parallel-size") + 1] and gpus >= 1
+        assert max_len in (None, 8192)
+        assert api_key is None  # the key comes from VLLM_API_KEY, never the command line
