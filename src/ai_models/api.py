@@ -109,7 +109,7 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> Response:
 @v1.post("/classify")
 async def classify(body: ClassificationRequest, request: Request) -> Response:
     """Classify texts (vLLM's classification API)."""
-    return await serve(request, body, "classify")
+    return await serve(request, body, "classify_request")
 
 
 health = APIRouter()
@@ -174,7 +174,7 @@ async def invocations(request: Request) -> Response:
         shape = (
             (EmbeddingRequest, "embeddings")
             if task is Task.EMBEDDINGS
-            else (ClassificationRequest, "classify")
+            else (ClassificationRequest, "classify_request")
         )
     schema, operation = shape
     try:

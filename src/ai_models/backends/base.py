@@ -1,7 +1,10 @@
 """What every backend provides: a ``Backend`` that loads a ``ModelSpec`` into a ``ServedModel``.
 
-A ``ServedModel`` answers the OpenAI operations its task supports (chat and completions for
-text generation, embeddings, classification); the others answer a clear 400.
+A ``ServedModel`` exposes what its task needs and nothing of OpenAI's wire format: text generation
+models ``render_chat``/``tokenize``/``detokenize`` and ``generate`` (token ids in, ``Delta``s out),
+embedding models ``encode``, classifiers ``classify``. The serving modules in
+``ai_models.entrypoints`` turn requests into these calls and their results into responses; a model
+asked for what its task lacks answers a clear 400.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from ai_models.errors import InvalidRequestError
 from ai_models.registry import ModelSpec, Task
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ai_models.config import ModelServiceSettings
+    from ai_models.engine.sequence import Delta, SamplingParams
     from ai_models.metrics import ModelMetrics
     from ai_models.schemas import (
         ChatCompletionRequest,
@@ -27,6 +33,19 @@ if TYPE_CHECKING:
     )
 
 Result = dict[str, Any] | AsyncIterator[str]
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """What a text generation model is asked to do, already checked against its limits.
+
+    ``Delta.index`` of the answer is ``prompt_i * n + choice``.
+    """
+
+    prompts: list[list[int]]
+    params: list[SamplingParams]  # one per prompt
+    n: int = 1
+    response_format: dict[str, Any] | None = None  # OpenAI's, as a plain dict
 
 
 @dataclass
@@ -107,6 +126,46 @@ class ServedModel:
             param="model",
         )
 
+    # -- text generation: the serving layer checks limits against these three ----------------
+    context_length: int = 0
+    max_tokens: int = 0
+    vocab_size: int = 0
+
+    def render_chat(self, messages: list[dict[str, str]]) -> list[int]:
+        """Render chat messages with the model's chat template into prompt token ids."""
+        raise self._unsupported("chat completions")
+
+    def tokenize(self, text: str) -> list[int]:
+        """Return the token ids of ``text`` (with the special tokens a prompt starts with)."""
+        raise self._unsupported("completions")
+
+    def detokenize(self, ids: list[int]) -> str:
+        """Return the text of token ids."""
+        raise self._unsupported("completions")
+
+    async def generate(self, request: GenerateRequest, ctx: RequestContext) -> AsyncIterator[Delta]:
+        """Queue the request (400/429 raised here, before any stream); return its deltas.
+
+        Abandoning (``aclose``) the returned iterator cancels the work.
+        """
+        raise self._unsupported("completions")
+
+    # -- embeddings and classification ----------------------------------------------------------
+
+    async def encode(
+        self, inputs: list[str] | list[list[int]], ctx: RequestContext
+    ) -> tuple[list[np.ndarray], int]:
+        """Return one vector per input, in order, and the number of prompt tokens."""
+        raise self._unsupported("embeddings")
+
+    async def classify(
+        self, inputs: list[str], ctx: RequestContext
+    ) -> tuple[list[tuple[str, list[float]]], int]:
+        """Return (label, class probabilities) per input, in order, and the prompt tokens."""
+        raise self._unsupported("classification")
+
+    # -- the OpenAI operations of today (moving to ai_models.entrypoints) ----------------------
+
     async def chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Result:
         """Answer a chat completion."""
         raise self._unsupported("chat completions")
@@ -119,9 +178,13 @@ class ServedModel:
         """Answer an embeddings request."""
         raise self._unsupported("embeddings")
 
-    async def classify(self, request: ClassificationRequest, ctx: RequestContext) -> Result:
+    async def classify_request(self, request: ClassificationRequest, ctx: RequestContext) -> Result:
         """Answer a classification request."""
-        raise self._unsupported("classification")
+        from ai_models.openai_format import classification_response
+
+        texts = [request.input] if isinstance(request.input, str) else request.input
+        results, tokens = await self.classify(texts, ctx)
+        return classification_response(self.name, results, prompt_tokens=tokens)
 
     def describe(self) -> dict[str, Any]:
         """Return extra fields for this model's ``/v1/models`` entry."""

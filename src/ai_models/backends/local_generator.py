@@ -11,11 +11,17 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ai_models.backends.base import RequestContext, Result, ServedModel, check_token_ids
+from ai_models.backends.base import (
+    GenerateRequest,
+    RequestContext,
+    Result,
+    ServedModel,
+    check_token_ids,
+)
 from ai_models.engine.generation import GenerationEngine
 from ai_models.engine.grammar import JsonGrammar
 from ai_models.engine.queue import Group
-from ai_models.engine.sequence import SamplingParams, Sequence
+from ai_models.engine.sequence import Delta, SamplingParams, Sequence
 from ai_models.errors import ContextLengthError, InvalidRequestError, ModelServiceError
 from ai_models.openai_format import SSE_DONE, ResponseShape, sse
 from ai_models.registry import ModelSpec
@@ -46,18 +52,19 @@ class LocalGenerator(ServedModel):
         """Return the context length for ``/v1/models``."""
         return {"max_model_len": self.context_length}
 
-    # -- prompts and limits -------------------------------------------------------------------
+    # -- the generation contract --------------------------------------------------------------
 
-    def chat_prompt(self, request: ChatCompletionRequest) -> list[int]:
+    @property
+    def vocab_size(self) -> int:
+        """Return the number of token ids the tokenizer knows."""
+        return len(self.tokenizer)
+
+    def render_chat(self, messages: list[dict[str, str]]) -> list[int]:
         """Render the messages with the model's chat template and tokenize them."""
         if not getattr(self.tokenizer, "chat_template", None):
             raise InvalidRequestError(
                 f"model {self.name!r} has no chat template; use /v1/completions", param="messages"
             )
-        messages = [
-            {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-            for m in request.messages
-        ]
         try:
             text = self.tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, tokenize=False
@@ -69,6 +76,60 @@ class LocalGenerator(ServedModel):
             ) from None
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    def tokenize(self, text: str) -> list[int]:
+        """Return the token ids of a completion prompt."""
+        return self.tokenizer(text)["input_ids"]
+
+    def detokenize(self, ids: list[int]) -> str:
+        """Return the text of token ids."""
+        return self.tokenizer.decode(ids)
+
+    async def generate(self, request: GenerateRequest, ctx: RequestContext) -> EngineStream:
+        """Hold the request's place in the queue, compile its grammar, queue its sequences."""
+        group = self._reserve(len(request.prompts), request.n, ctx)
+        try:
+            compiled = None
+            if request.response_format is not None:
+                compiled = await self.grammar.compile_within_deadline(request.response_format)
+            sequences = []
+            for ids, param in zip(request.prompts, request.params, strict=True):
+                for _ in range(request.n):
+                    state = self.grammar.state(compiled) if compiled is not None else None
+                    sequences.append(
+                        Sequence(ids, param, grammar=state, context_length=self.context_length)
+                    )
+            self.engine.submit(sequences, group)
+        except BaseException:  # a refused schema or a client gone: its place frees at once
+            self.engine.release(group)
+            raise
+        return EngineStream(self.engine, sequences)
+
+    def _reserve(self, prompts: int, n: int, ctx: RequestContext) -> Group:
+        """Count the request's sequences (prompts × n) against ``MAX_QUEUE_SIZE`` before work."""
+        cost, limit = prompts * n, self.engine.queue.max_cost
+        if cost > limit:
+            raise InvalidRequestError(
+                f"this request asks for {cost} sequences ({prompts} prompts x n={n}) but at most "
+                f"{limit} may wait (MAX_QUEUE_SIZE={limit}); send fewer prompts or a smaller n",
+                param="n" if prompts == 1 else "prompt",
+            )
+        try:
+            return self.engine.reserve(cost)
+        except ModelServiceError:
+            ctx.metrics.rejected("queue_full")
+            raise
+
+    # -- prompts and limits (moving to ai_models.entrypoints) ---------------------------------
+
+    def chat_prompt(self, request: ChatCompletionRequest) -> list[int]:
+        """Render the request's messages into prompt token ids."""
+        return self.render_chat(
+            [
+                {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+                for m in request.messages
+            ]
+        )
+
     def _prompts(self, request: CompletionRequest) -> list[list[int]]:
         prompt = request.prompt
         if isinstance(prompt, str):
@@ -77,8 +138,8 @@ class LocalGenerator(ServedModel):
             prompt = [prompt]
         prompts = []
         for item in prompt:
-            prompts.append(item if isinstance(item, list) else self.tokenizer(item)["input_ids"])
-        check_token_ids(prompts, len(self.tokenizer), "prompt")
+            prompts.append(item if isinstance(item, list) else self.tokenize(item))
+        check_token_ids(prompts, self.vocab_size, "prompt")
         return prompts
 
     def _params(self, request: Any, prompt_tokens: int, where: str) -> SamplingParams:
@@ -98,11 +159,11 @@ class LocalGenerator(ServedModel):
                 param=where,
             )
         bias = request.token_bias()
-        unknown = next((token for token in bias if token >= len(self.tokenizer)), None)
+        unknown = next((token for token in bias if token >= self.vocab_size), None)
         if unknown is not None:
             raise InvalidRequestError(
                 f"logit_bias names token {unknown}, but the vocabulary of {self.name!r} has "
-                f"{len(self.tokenizer)} tokens",
+                f"{self.vocab_size} tokens",
                 param="logit_bias",
             )
         return SamplingParams(
@@ -120,42 +181,12 @@ class LocalGenerator(ServedModel):
     async def _submit(
         self, request: Any, prompts: list[list[int]], where: str, ctx: RequestContext
     ) -> list[Sequence]:
-        """Hold the request's place in the queue, compile its grammar, queue its sequences."""
         params = [self._params(request, len(ids), where) for ids in prompts]
-        group = self._reserve(len(prompts), request.n, ctx)
-        try:
-            compiled = None
-            if request.response_format is not None:
-                fmt = request.response_format.as_dict()
-                compiled = await self.grammar.compile_within_deadline(fmt)
-            sequences = []
-            for ids, param in zip(prompts, params, strict=True):
-                for _ in range(request.n):
-                    state = self.grammar.state(compiled) if compiled is not None else None
-                    sequences.append(
-                        Sequence(ids, param, grammar=state, context_length=self.context_length)
-                    )
-            self.engine.submit(sequences, group)
-        except BaseException:  # a refused schema or a client gone: its place frees at once
-            self.engine.release(group)
-            raise
+        fmt = request.response_format.as_dict() if request.response_format else None
+        generate = GenerateRequest(prompts, params, n=request.n, response_format=fmt)
+        stream = await self.generate(generate, ctx)
         ctx.metrics.prompt_tokens.inc(sum(len(ids) for ids in prompts))
-        return sequences
-
-    def _reserve(self, prompts: int, n: int, ctx: RequestContext) -> Group:
-        """Count the request's sequences (prompts × n) against ``MAX_QUEUE_SIZE`` before work."""
-        cost, limit = prompts * n, self.engine.queue.max_cost
-        if cost > limit:
-            raise InvalidRequestError(
-                f"this request asks for {cost} sequences ({prompts} prompts x n={n}) but at most "
-                f"{limit} may wait (MAX_QUEUE_SIZE={limit}); send fewer prompts or a smaller n",
-                param="n" if prompts == 1 else "prompt",
-            )
-        try:
-            return self.engine.reserve(cost)
-        except ModelServiceError:
-            ctx.metrics.rejected("queue_full")
-            raise
+        return stream.sequences
 
     # -- OpenAI operations --------------------------------------------------------------------
 
@@ -169,7 +200,7 @@ class LocalGenerator(ServedModel):
         """Answer a text completion (streamed or whole)."""
         prompts = self._prompts(request)
         sequences = await self._submit(request, prompts, "prompt", ctx)
-        echo = [self.tokenizer.decode(p) if request.echo else "" for p in prompts]
+        echo = [self.detokenize(p) if request.echo else "" for p in prompts]
         prefixes = [echo[i // request.n] for i in range(len(sequences))]
         shape = ResponseShape(self.name, chat=False)
         return await self._run(request, sequences, ctx, shape, prefixes)
@@ -267,3 +298,25 @@ class LocalGenerator(ServedModel):
         """Stop the engine and grammar-compile threads."""
         self.engine.close()
         self.grammar.close()
+
+
+class EngineStream:
+    """The deltas of one request's sequences; ``aclose`` cancels them, started or not."""
+
+    def __init__(self, engine: GenerationEngine, sequences: list[Sequence]) -> None:
+        self.engine = engine
+        self.sequences = sequences
+        self._deltas = engine.stream(sequences)
+
+    def __aiter__(self) -> EngineStream:
+        return self
+
+    async def __anext__(self) -> Delta:
+        return await self._deltas.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the sequences that have not finished and free their slots."""
+        await self._deltas.aclose()
+        for seq in self.sequences:
+            if seq.finish_reason is None and not seq.cancelled:
+                self.engine.cancel(seq)

@@ -135,7 +135,7 @@ class RemoteModel(ServedModel):
         """Forward an embeddings request."""
         return await self._post("/embeddings", request, ctx)
 
-    async def classify(self, request: Any, ctx: RequestContext) -> Result:
+    async def classify_request(self, request: Any, ctx: RequestContext) -> Result:
         """Forward a classification request (vLLM's ``/classify``)."""
         return await self._post("/classify", request, ctx)
 

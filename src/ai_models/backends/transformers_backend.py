@@ -11,7 +11,6 @@ from ai_models.backends import register
 from ai_models.backends.base import (
     Backend,
     RequestContext,
-    Result,
     ServedModel,
     check_lengths,
     run_batched,
@@ -31,9 +30,7 @@ from ai_models.config import ModelServiceSettings
 from ai_models.engine.batcher import DynamicBatcher
 from ai_models.errors import InvalidRequestError
 from ai_models.metrics import ModelMetrics
-from ai_models.openai_format import classification_response
 from ai_models.registry import ModelSpec, Task
-from ai_models.schemas import ClassificationRequest
 
 logger = logging.getLogger(__name__)
 _FALLBACK_CONTEXT = 2048
@@ -167,13 +164,14 @@ class LocalClassifier(ServedModel):
             probs = self.model(**inputs).logits.float().softmax(dim=-1).cpu()
         return [(self.labels[int(row.argmax())], row.tolist()) for row in probs]
 
-    async def classify(self, request: ClassificationRequest, ctx: RequestContext) -> Result:
+    async def classify(
+        self, inputs: list[str], ctx: RequestContext
+    ) -> tuple[list[tuple[str, list[float]]], int]:
         """Classify each input text."""
-        texts = [request.input] if isinstance(request.input, str) else request.input
-        lengths = [len(ids) for ids in self.counter(texts)["input_ids"]]
+        lengths = [len(ids) for ids in self.counter(inputs)["input_ids"]]
         check_lengths(lengths, self.context_length)
-        results = await run_batched(self.batcher, texts, ctx, sum(lengths))
-        return classification_response(self.name, results, prompt_tokens=sum(lengths))
+        results = await run_batched(self.batcher, inputs, ctx, sum(lengths))
+        return results, sum(lengths)
 
     def describe(self) -> dict[str, Any]:
         """Return the labels and context length for ``/v1/models``."""
