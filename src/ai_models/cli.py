@@ -88,6 +88,7 @@ def list_models(as_json: bool) -> None:
 @click.option("--context-length", type=int, help="Cap on prompt + completion tokens.")
 @click.option("--remote-model", help="Model name at the remote engine (openai-compatible).")
 @click.option("--revision", help="Hub revision (branch, tag or commit).")
+@click.option("--gguf-file", help="GGUF file name or glob in a hub repository or folder.")
 @click.option("--replace", is_flag=True, help="Overwrite an existing entry of that name.")
 def add(
     name: str, source: str, task: str, backend: str | None, replace: bool, **options: Any
@@ -100,8 +101,7 @@ def add(
             raise RegistryError(f"the {backend} backend cannot serve {chosen.value} models")
         if is_remote_source(source) != (backend == "openai-compatible"):
             raise RegistryError("a URL source needs the openai-compatible backend, and only it")
-        if is_local_source(source) and not os.path.isdir(resolve_source(source)):
-            raise RegistryError(f"--source {source}: no such folder")
+        _check_local_source(source, backend)
         spec = ModelSpec(
             name=name,
             task=chosen,
@@ -113,6 +113,20 @@ def add(
     except (RegistryError, ValueError) as exc:
         raise click.ClickException(_one_line(exc)) from None
     click.echo(f"added {name} ({chosen.value}, {backend}, {source})")
+
+
+def _check_local_source(source: str, backend: str) -> None:
+    """Refuse a local source that is missing (a llama-cpp model may be one ``.gguf`` file)."""
+    if not is_local_source(source):
+        return
+    path = resolve_source(source)
+    if os.path.isdir(path):
+        return
+    if backend == "llama-cpp":
+        if os.path.isfile(path) and path.lower().endswith(".gguf"):
+            return
+        raise RegistryError(f"--source {source}: no such .gguf file or folder")
+    raise RegistryError(f"--source {source}: no such folder")
 
 
 @models.command()
@@ -144,7 +158,9 @@ def _where(spec: ModelSpec) -> str:
         return f"remote engine at {spec.source}"
     if is_local_source(spec.source):
         path = resolve_source(spec.source)
-        return path if os.path.isdir(path) else f"{path} (missing)"
+        return path if os.path.exists(path) else f"{path} (missing)"
+    if spec.backend == "llama-cpp":
+        return _where_gguf(spec)
     from huggingface_hub import constants, try_to_load_from_cache
 
     cached = try_to_load_from_cache(spec.source, "config.json", revision=spec.options.revision)
@@ -152,10 +168,27 @@ def _where(spec: ModelSpec) -> str:
     return f"Hugging Face Hub {spec.source}, {state} (cache {constants.HF_HUB_CACHE})"
 
 
+def _where_gguf(spec: ModelSpec) -> str:
+    """Say whether the GGUF file of a hub repository is in the local cache (no download)."""
+    from huggingface_hub import constants
+
+    from ai_models.backends.gguf_files import GgufSourceError, gguf_path
+
+    try:
+        path = gguf_path(spec, local_only=True)
+    except GgufSourceError:
+        return (
+            f"Hugging Face Hub {spec.source} ({spec.options.gguf_file}), not downloaded yet "
+            f"(cache {constants.HF_HUB_CACHE})"
+        )
+    return f"Hugging Face Hub {spec.source}, cached at {path}"
+
+
 @models.command()
 @click.argument("name")
 def pull(name: str) -> None:
     """Download a model's files now (Hub models land in the Hugging Face cache)."""
+    from ai_models.backends.gguf_files import GgufSourceError, gguf_path
     from ai_models.backends.loading import model_files
     from ai_models.errors import ModelLoadError
 
@@ -163,8 +196,8 @@ def pull(name: str) -> None:
         spec = _registry().get(name)
         if is_remote_source(spec.source):
             raise RegistryError(f"{name} runs at a remote engine; there is nothing to download")
-        path = model_files(spec)
-    except (RegistryError, ModelLoadError) as exc:
+        path = gguf_path(spec) if spec.backend == "llama-cpp" else model_files(spec)
+    except (RegistryError, ModelLoadError, GgufSourceError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{name}: {path}")
 

@@ -50,10 +50,24 @@ def test_add_list_info_remove_round_trip(tiny_lm):
     assert "tiny" not in run("list").output
 
 
+def test_a_gguf_file_is_a_source_of_the_llama_cpp_backend(tmp_path):
+    gguf = tmp_path / "tiny-q4.gguf"
+    gguf.write_bytes(b"GGUF")
+    added = run("add", "tiny-gguf", "--source", str(gguf), "--task", "chat")
+    assert added.exit_code == 0, added.output
+    assert "llama-cpp" in added.output
+    info = run("info", "tiny-gguf").output
+    assert "backend: llama-cpp" in info and f"files: {gguf}" in info
+    assert run("pull", "tiny-gguf").output.strip() == f"tiny-gguf: {gguf}"
+    hub = run("info", "qwen2.5-1.5b-instruct-q4").output
+    assert "not downloaded yet" in hub and "q4_k_m" in hub.lower()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["add", "x", "--source", "/no/such/dir", "--task", "chat"], "no such folder"),
+        (["add", "x", "--source", "/no/such/m.gguf", "--task", "chat"], "no such .gguf file"),
         (
             ["add", "x", "--source", "org/m", "--task", "embeddings", "--backend", "transformers"],
             "cannot serve embeddings",
