@@ -98,6 +98,7 @@ class AwsTarget(CloudTarget):
         """vLLM's image answers SageMaker itself (/ping, /invocations on 8080); ours, see base."""
         if config.server_type != "vllm":
             return super().image(config)
+        self.warn_model_source(config)
         model_path = SAGEMAKER_MODEL_DIR if config.model_data_url else None
         args = config.server_args(SAGEMAKER_PORT, model_path)
         return vllm_image_files(

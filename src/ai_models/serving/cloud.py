@@ -210,13 +210,17 @@ class CloudTarget(DeploymentTarget[CloudConfig]):
     def default_secret(self, config: CloudConfig, env_name: str) -> str:
         """Name the secret-store entry a secret-looking env var is read from."""
 
-    def image(self, config: CloudConfig) -> list[OutputFile]:
-        """The Dockerfile the deploy script builds."""
+    def warn_model_source(self, config: CloudConfig) -> None:
+        """Warn when nothing on the platform provides model_path."""
         if config.model_path and not (config.model_id or config.model_data_url):
             warn(
                 f"model_path {config.model_path!r} is not provided by {self.name}: bake the model "
                 "into the image, or set model_id to download it from the Hugging Face Hub"
             )
+
+    def image(self, config: CloudConfig) -> list[OutputFile]:
+        """The Dockerfile the deploy script builds."""
+        self.warn_model_source(config)
         if config.server_type == "vllm":
             return vllm_image_files(
                 title=config.name,

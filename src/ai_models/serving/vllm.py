@@ -8,7 +8,7 @@ on `/health` mean "model loaded".
 
 from __future__ import annotations
 
-from .errors import FieldError
+from .errors import FieldError, warn
 from .server import CACHE_DIR, HF_HOME, RUNTIME_UID, TMP_DIR
 
 VLLM_VERSION = "0.32.0"  # the release benchmarks/peers.py measures against
@@ -54,6 +54,12 @@ def vllm_args(
     max_model_len: int | None,
 ) -> list[str]:
     """The `vllm serve` arguments: model first (positional), then flags; tensor parallel = GPUs."""
+    if model_path is None and model_id and "/" not in model_id:
+        warn(
+            f"model_id {model_id!r} has no organisation: vLLM loads it from the Hugging Face Hub "
+            "as written (registry names of our server, such as 'qwen2.5-0.5b-instruct', are "
+            "not Hub ids)"
+        )
     args = [model_path or model_id or "", "--served-model-name", served_name(model_path, model_id)]
     args += ["--host", host, "--port", str(port), "--tensor-parallel-size", str(gpu_count)]
     if max_model_len is not None:

@@ -403,3 +403,13 @@ def test_vllms_own_parser_accepts_every_generated_command_line(tmp_path: Path) -
         assert str(gpus) == argv[argv.index("--tensor-parallel-size") + 1] and gpus >= 1
         assert max_len in (None, 8192)
         assert api_key is None  # the key comes from VLLM_API_KEY, never the command line
+
+
+def test_a_registry_name_as_model_id_warns(in_tmp: Path) -> None:
+    from ai_models.serving import DeploymentWarning
+
+    with pytest.warns(DeploymentWarning, match="not Hub ids"):
+        generate_docker_config(docker_vllm(model_id="qwen2.5-0.5b-instruct"), "docker")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        generate_docker_config(docker_vllm(), "docker-hub-id")  # org/name: no warning
