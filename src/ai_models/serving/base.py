@@ -80,6 +80,12 @@ class ServingConfig(BaseModel):
             raise DeploymentConfigError(errors, cls.__name__)
         return value
 
+    def given(self, *names: str) -> dict[str, Any]:
+        """Map each named field to its value when the config sets it, else None (a default)."""
+        return {
+            name: getattr(self, name) if name in self.model_fields_set else None for name in names
+        }
+
     def cross_field_errors(self) -> list[FieldError]:
         """Return errors that involve more than one field; subclasses extend this."""
         env_vars: Mapping[str, str] = getattr(self, "env_vars", {})

@@ -114,10 +114,7 @@ class CloudConfig(ServingConfig):
             model_type=self.model_type,
             env_names=list(self.env_vars),
             rest_only={"base_image": self.base_image},
-            vllm_only={
-                name: getattr(self, name) if name in self.model_fields_set else None
-                for name in ("max_model_len", "vllm_image")
-            },
+            vllm_only=self.given("max_model_len", "vllm_image"),
         )
         for name in self.secrets:
             if name in self.env_vars:

@@ -114,14 +114,8 @@ class DockerConfig(ServingConfig):
             gpu_count=self.gpu_count,
             model_type=self.model_type,
             env_names=list(self.env_vars),
-            rest_only={
-                name: getattr(self, name) if name in self.model_fields_set else None
-                for name in _IMAGE_BUILD_FIELDS
-            },
-            vllm_only={
-                "max_model_len": self.max_model_len,
-                "vllm_image": self.vllm_image if "vllm_image" in self.model_fields_set else None,
-            },
+            rest_only=self.given(*_IMAGE_BUILD_FIELDS),
+            vllm_only=self.given("max_model_len", "vllm_image"),
         )
         if self.memory_limit is not None and memory_bytes(self.memory_limit) < _MIN_MEMORY:
             errors.append(("memory_limit", "Docker needs at least 6Mi"))

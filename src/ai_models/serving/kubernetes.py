@@ -151,14 +151,8 @@ class KubernetesConfig(ServingConfig):
             gpu_count=self.gpu_count,
             model_type=self.model_type,
             env_names=list(self.env_vars),
-            rest_only={
-                "image": self.image,
-                "target_cpu_utilization": "target_cpu_utilization" in self.model_fields_set,
-            },
-            vllm_only={
-                name: getattr(self, name) if name in self.model_fields_set else None
-                for name in ("max_model_len", "vllm_image", "target_waiting_requests")
-            },
+            rest_only=self.given("image", "target_cpu_utilization"),
+            vllm_only=self.given("max_model_len", "vllm_image", "target_waiting_requests"),
         )
         if self.server_type == "vllm" and not (self.model_path or self.model_id):
             errors.append(("model_path", "set model_path or model_id so vLLM knows what to load"))
