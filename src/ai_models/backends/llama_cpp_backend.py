@@ -177,6 +177,7 @@ class LlamaCppModel(ServedModel):
         self._grammar_lock = threading.Lock()
         self.queue: WaitQueue[_Job] = WaitQueue(max_cost=settings.max_queue_size, unit="sequences")
         self._lock = threading.Lock()  # the Llama object: the worker, or warm-up before it runs
+        self._current: _Job | None = None
         self._thread = threading.Thread(target=self._work, name="llama-cpp", daemon=True)
         self._thread.start()
 
@@ -277,8 +278,10 @@ class LlamaCppModel(ServedModel):
                 if job.cancelled:
                     continue
                 self._gauges(running=1)
+                self._current = job
                 with self._lock:
                     self._run(job)
+                self._current = None
                 self._gauges(running=0)
 
     def _run(self, job: _Job) -> None:
@@ -366,8 +369,12 @@ class LlamaCppModel(ServedModel):
                 tokens.close()
 
     def close(self) -> None:
-        """Stop the worker after its current request and free the model."""
+        """Stop the worker (its current request ends at its next token) and free the model."""
         self.queue.close()
+        current = self._current
+        if current is not None:
+            current.send(ModelServiceError("the server is shutting down"))
+            current.cancelled = True
         self._thread.join(timeout=10)
         if self._grammar is not None:
             self._grammar.close()
