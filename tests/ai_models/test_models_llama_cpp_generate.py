@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_models_llama_cpp import gguf_spec
+from gguf_helpers import gguf_spec
 
 from ai_models.backends import get_backend
 from ai_models.backends.base import GenerateRequest, RequestContext
