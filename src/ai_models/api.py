@@ -1,31 +1,39 @@
 """HTTP routes of the model server: OpenAI ``/v1``, health and metrics, SageMaker.
 
-Views are thin: parse, find the model, call it, wrap the result as JSON or a server-sent-event
-stream.
+Views are thin: parse, find the model, hand both to the endpoint's serving module
+(``ai_models.entrypoints.serving_*``), wrap its answer as JSON or a server-sent-event stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from ai_models.backends import RequestContext
-from ai_models.errors import AuthenticationError, InvalidRequestError, error_body
-from ai_models.registry import Task
-from ai_models.schemas import (
+from ai_models.backends import RequestContext, ServedModel
+from ai_models.entrypoints import (
+    serving_chat,
+    serving_classification,
+    serving_completion,
+    serving_embedding,
+)
+from ai_models.entrypoints.protocol import (
     ChatCompletionRequest,
     ClassificationRequest,
     CompletionRequest,
     EmbeddingRequest,
 )
+from ai_models.entrypoints.responses import respond
+from ai_models.errors import AuthenticationError, InvalidRequestError, error_body
+from ai_models.registry import Task
 
-STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+Create = Callable[[ServedModel, Any, RequestContext], Awaitable[Any]]
 
 
 async def require_api_key(request: Request) -> None:
@@ -54,8 +62,8 @@ async def _watch_disconnect(request: Request, gone: asyncio.Event) -> None:
             return
 
 
-async def serve(request: Request, body: Any, operation: str) -> Response:
-    """Run ``operation`` on the model the body names; return JSON or an SSE stream."""
+async def serve(request: Request, body: BaseModel, create: Create) -> Response:
+    """Find the model ``body`` names and answer with ``create`` (a serving module's)."""
     host = request.app.state.host
     model = await host.get(body.model)
     ctx = RequestContext(
@@ -63,12 +71,9 @@ async def serve(request: Request, body: Any, operation: str) -> Response:
     )
     watcher = asyncio.create_task(_watch_disconnect(request, ctx.disconnected))
     try:
-        result = await getattr(model, operation)(body, ctx)
+        return respond(await create(model, body, ctx))
     finally:
         watcher.cancel()
-    if isinstance(result, dict):
-        return JSONResponse(result)
-    return StreamingResponse(result, media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
 v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
@@ -91,25 +96,25 @@ async def get_model(model_id: str, request: Request) -> dict[str, Any]:
 @v1.post("/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     """Create a chat completion."""
-    return await serve(request, body, "chat")
+    return await serve(request, body, serving_chat.create)
 
 
 @v1.post("/completions")
 async def completions(body: CompletionRequest, request: Request) -> Response:
     """Create a text completion."""
-    return await serve(request, body, "completion")
+    return await serve(request, body, serving_completion.create)
 
 
 @v1.post("/embeddings")
 async def embeddings(body: EmbeddingRequest, request: Request) -> Response:
     """Create embeddings."""
-    return await serve(request, body, "embeddings")
+    return await serve(request, body, serving_embedding.create)
 
 
 @v1.post("/classify")
 async def classify(body: ClassificationRequest, request: Request) -> Response:
     """Classify texts (vLLM's classification API)."""
-    return await serve(request, body, "classify_request")
+    return await serve(request, body, serving_classification.create)
 
 
 health = APIRouter()
@@ -140,9 +145,9 @@ async def metrics(request: Request) -> Response:
 
 
 sagemaker = APIRouter()
-_INVOCATION_SHAPES = {
-    "messages": (ChatCompletionRequest, "chat"),
-    "prompt": (CompletionRequest, "completion"),
+_INVOCATION_SHAPES: dict[str, tuple[type[BaseModel], Create]] = {
+    "messages": (ChatCompletionRequest, serving_chat.create),
+    "prompt": (CompletionRequest, serving_completion.create),
 }
 
 
@@ -172,16 +177,16 @@ async def invocations(request: Request) -> Response:
         shape = _INVOCATION_SHAPES["prompt"]
     if shape is None:
         shape = (
-            (EmbeddingRequest, "embeddings")
+            (EmbeddingRequest, serving_embedding.create)
             if task is Task.EMBEDDINGS
-            else (ClassificationRequest, "classify_request")
+            else (ClassificationRequest, serving_classification.create)
         )
-    schema, operation = shape
+    schema, create = shape
     try:
         body = schema.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc.errors()) from None
-    return await serve(request, body, operation)
+    return await serve(request, body, create)
 
 
 def validation_error(errors: list[dict[str, Any]]) -> InvalidRequestError:

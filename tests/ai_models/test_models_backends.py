@@ -184,7 +184,7 @@ def test_sagemaker_ping_and_invocations(tiny_lm, tmp_path_factory):
 
 
 class _Broken(ServedModel):
-    async def chat(self, request, ctx):
+    def render_chat(self, messages):
         raise RuntimeError("secret internals /etc/passwd")
 
 

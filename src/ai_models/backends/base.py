@@ -25,13 +25,9 @@ if TYPE_CHECKING:
     from ai_models.config import ModelServiceSettings
     from ai_models.engine.sequence import Delta, SamplingParams
     from ai_models.metrics import ModelMetrics
-    from ai_models.schemas import (
-        ChatCompletionRequest,
-        ClassificationRequest,
-        CompletionRequest,
-        EmbeddingRequest,
-    )
 
+
+# An old operation's answer; goes once no backend defines ``embeddings()`` any more.
 Result = dict[str, Any] | AsyncIterator[str]
 
 
@@ -98,7 +94,7 @@ def check_token_ids(prompts: list[list[int]], vocab_size: int, param: str) -> No
 
 
 async def run_batched(batcher: Any, payloads: list[Any], ctx: RequestContext, tokens: int) -> list:
-    """Run ``payloads`` through a ``DynamicBatcher`` and record the request's metrics."""
+    """Run ``payloads`` through a ``DynamicBatcher``; count its prompt tokens (or its refusal)."""
     from ai_models.errors import QueueFullError
 
     try:
@@ -107,13 +103,11 @@ async def run_batched(batcher: Any, payloads: list[Any], ctx: RequestContext, to
         ctx.metrics.rejected("queue_full")
         raise
     ctx.metrics.prompt_tokens.inc(tokens)
-    ctx.metrics.e2e.observe(time.monotonic() - ctx.started)
-    ctx.metrics.finished("stop")
     return results
 
 
 class ServedModel:
-    """A loaded model answering OpenAI operations; unsupported ones answer 400."""
+    """A loaded model exposing what its task needs; asked for anything else it answers 400."""
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
@@ -164,28 +158,6 @@ class ServedModel:
         """Return (label, class probabilities) per input, in order, and the prompt tokens."""
         raise self._unsupported("classification")
 
-    # -- the OpenAI operations of today (moving to ai_models.entrypoints) ----------------------
-
-    async def chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Result:
-        """Answer a chat completion."""
-        raise self._unsupported("chat completions")
-
-    async def completion(self, request: CompletionRequest, ctx: RequestContext) -> Result:
-        """Answer a text completion."""
-        raise self._unsupported("completions")
-
-    async def embeddings(self, request: EmbeddingRequest, ctx: RequestContext) -> Result:
-        """Answer an embeddings request."""
-        raise self._unsupported("embeddings")
-
-    async def classify_request(self, request: ClassificationRequest, ctx: RequestContext) -> Result:
-        """Answer a classification request."""
-        from ai_models.openai_format import classification_response
-
-        texts = [request.input] if isinstance(request.input, str) else request.input
-        results, tokens = await self.classify(texts, ctx)
-        return classification_response(self.name, results, prompt_tokens=tokens)
-
     def describe(self) -> dict[str, Any]:
         """Return extra fields for this model's ``/v1/models`` entry."""
         return {}
@@ -195,6 +167,20 @@ class ServedModel:
 
     def close(self) -> None:
         """Release threads and memory."""
+
+
+class OpenAIProxy(ServedModel):
+    """A model that another OpenAI-compatible engine runs: requests are forwarded, not generated.
+
+    The serving modules send it the request body as it came (``model`` aside) instead of calling
+    ``generate``/``encode``/``classify``.
+    """
+
+    async def forward(
+        self, path: str, body: dict[str, Any], ctx: RequestContext
+    ) -> dict[str, Any] | AsyncIterator[dict[str, Any]]:
+        """Send ``body`` to ``path``; return the answer, or its stream of events when streamed."""
+        raise NotImplementedError
 
 
 class Backend:

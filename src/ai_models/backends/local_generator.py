@@ -1,31 +1,22 @@
-"""Chat and text completions from a local causal LM, through the batching ``GenerationEngine``.
+"""A local causal LM served through the batching ``GenerationEngine``: chat template, tokenizer,
+and ``generate`` (token ids in, ``Delta``s out).
 
-Checks the limits (``MAX_TOKENS``, the context length) before anything is queued, so an
-oversized request gets a 400 naming the limit and a full queue a 429, never a broken stream.
+``generate`` holds the request's place in the queue and compiles its grammar before anything
+runs, so a full queue is a 429 and a refused schema a 400, never a broken stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-from ai_models.backends.base import (
-    GenerateRequest,
-    RequestContext,
-    Result,
-    ServedModel,
-    check_token_ids,
-)
+from ai_models.backends.base import GenerateRequest, RequestContext, ServedModel
 from ai_models.engine.generation import GenerationEngine
 from ai_models.engine.grammar import JsonGrammar
 from ai_models.engine.queue import Group
 from ai_models.engine.sequence import Delta, SamplingParams, Sequence
-from ai_models.errors import ContextLengthError, InvalidRequestError, ModelServiceError
-from ai_models.openai_format import SSE_DONE, ResponseShape, sse
+from ai_models.errors import InvalidRequestError, ModelServiceError
 from ai_models.registry import ModelSpec
-from ai_models.schemas import ChatCompletionRequest, CompletionRequest
 
 
 class LocalGenerator(ServedModel):
@@ -102,6 +93,7 @@ class LocalGenerator(ServedModel):
         except BaseException:  # a refused schema or a client gone: its place frees at once
             self.engine.release(group)
             raise
+        ctx.metrics.prompt_tokens.inc(sum(len(ids) for ids in request.prompts))
         return EngineStream(self.engine, sequences)
 
     def _reserve(self, prompts: int, n: int, ctx: RequestContext) -> Group:
@@ -118,167 +110,6 @@ class LocalGenerator(ServedModel):
         except ModelServiceError:
             ctx.metrics.rejected("queue_full")
             raise
-
-    # -- prompts and limits (moving to ai_models.entrypoints) ---------------------------------
-
-    def chat_prompt(self, request: ChatCompletionRequest) -> list[int]:
-        """Render the request's messages into prompt token ids."""
-        return self.render_chat(
-            [
-                {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-                for m in request.messages
-            ]
-        )
-
-    def _prompts(self, request: CompletionRequest) -> list[list[int]]:
-        prompt = request.prompt
-        if isinstance(prompt, str):
-            prompt = [prompt]
-        elif prompt and isinstance(prompt[0], int):
-            prompt = [prompt]
-        prompts = []
-        for item in prompt:
-            prompts.append(item if isinstance(item, list) else self.tokenize(item))
-        check_token_ids(prompts, self.vocab_size, "prompt")
-        return prompts
-
-    def _params(self, request: Any, prompt_tokens: int, where: str) -> SamplingParams:
-        limit, field = request.token_limit(), request.token_limit_field()
-        if limit is not None and limit > self.max_tokens:
-            raise InvalidRequestError(
-                f"{field}={limit} is more than this server allows (MAX_TOKENS={self.max_tokens})",
-                param=field,
-            )
-        room = self.context_length - prompt_tokens
-        if room < 1 or (limit is not None and limit > room):
-            asked = prompt_tokens + (limit or 0)
-            raise ContextLengthError(
-                f"This model's maximum context length is {self.context_length} tokens. However, "
-                f"you requested {asked} tokens ({prompt_tokens} in the {where}, {limit or 0} in "
-                f"the completion). Please reduce the length of the {where} or completion.",
-                param=where,
-            )
-        bias = request.token_bias()
-        unknown = next((token for token in bias if token >= self.vocab_size), None)
-        if unknown is not None:
-            raise InvalidRequestError(
-                f"logit_bias names token {unknown}, but the vocabulary of {self.name!r} has "
-                f"{self.vocab_size} tokens",
-                param="logit_bias",
-            )
-        return SamplingParams(
-            max_tokens=limit or min(self.max_tokens, room),
-            temperature=1.0 if request.temperature is None else request.temperature,
-            top_p=1.0 if request.top_p is None else request.top_p,
-            seed=request.seed,
-            stop=request.stop_list(),
-            ignore_eos=request.ignore_eos,
-            presence_penalty=request.presence_penalty,
-            frequency_penalty=request.frequency_penalty,
-            logit_bias=bias,
-        )
-
-    async def _submit(
-        self, request: Any, prompts: list[list[int]], where: str, ctx: RequestContext
-    ) -> list[Sequence]:
-        params = [self._params(request, len(ids), where) for ids in prompts]
-        fmt = request.response_format.as_dict() if request.response_format else None
-        generate = GenerateRequest(prompts, params, n=request.n, response_format=fmt)
-        stream = await self.generate(generate, ctx)
-        ctx.metrics.prompt_tokens.inc(sum(len(ids) for ids in prompts))
-        return stream.sequences
-
-    # -- OpenAI operations --------------------------------------------------------------------
-
-    async def chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Result:
-        """Answer a chat completion (streamed or whole)."""
-        prompt = self.chat_prompt(request)
-        sequences = await self._submit(request, [prompt], "messages", ctx)
-        return await self._run(request, sequences, ctx, ResponseShape(self.name, chat=True), "")
-
-    async def completion(self, request: CompletionRequest, ctx: RequestContext) -> Result:
-        """Answer a text completion (streamed or whole)."""
-        prompts = self._prompts(request)
-        sequences = await self._submit(request, prompts, "prompt", ctx)
-        echo = [self.detokenize(p) if request.echo else "" for p in prompts]
-        prefixes = [echo[i // request.n] for i in range(len(sequences))]
-        shape = ResponseShape(self.name, chat=False)
-        return await self._run(request, sequences, ctx, shape, prefixes)
-
-    async def _run(
-        self,
-        request: Any,
-        sequences: list[Sequence],
-        ctx: RequestContext,
-        shape: ResponseShape,
-        prefixes: list[str] | str,
-    ) -> Result:
-        if isinstance(prefixes, str):
-            prefixes = [prefixes] * len(sequences)
-        prompt_tokens = sum(len(s.prompt_ids) for s in sequences[:: request.n])
-        if request.stream:
-            usage = request.stream_options.include_usage if request.stream_options else False
-            return self._stream(sequences, ctx, shape, prefixes, prompt_tokens, usage)
-        return await ctx.until_disconnected(
-            self._collect(sequences, ctx, shape, prefixes, prompt_tokens)
-        )
-
-    async def _collect(
-        self,
-        sequences: list[Sequence],
-        ctx: RequestContext,
-        shape: ResponseShape,
-        prefixes: list[str],
-        prompt_tokens: int,
-    ) -> dict[str, Any]:
-        texts = list(prefixes)
-        async for delta in self.engine.stream(sequences):
-            texts[delta.index] += delta.text
-        self._finished(sequences, ctx)
-        choices = [(texts[i], seq.finish_reason) for i, seq in enumerate(sequences)]
-        completion_tokens = sum(len(seq.generated) for seq in sequences)
-        return shape.response(choices, prompt_tokens, completion_tokens)
-
-    async def _stream(
-        self,
-        sequences: list[Sequence],
-        ctx: RequestContext,
-        shape: ResponseShape,
-        prefixes: list[str],
-        prompt_tokens: int,
-        include_usage: bool,
-    ) -> AsyncIterator[str]:
-        try:
-            for i, prefix in enumerate(prefixes):
-                if shape.chat:
-                    yield shape.chunk(i, "", role=True, with_usage_field=include_usage)
-                elif prefix:
-                    yield shape.chunk(i, prefix, with_usage_field=include_usage)
-            async for delta in self.engine.stream(sequences):
-                if delta.text:
-                    yield shape.chunk(delta.index, delta.text, with_usage_field=include_usage)
-                if delta.finish_reason is not None:
-                    yield shape.chunk(
-                        delta.index,
-                        None if shape.chat else "",
-                        delta.finish_reason,
-                        with_usage_field=include_usage,
-                    )
-            self._finished(sequences, ctx)
-            if include_usage:
-                completion_tokens = sum(len(seq.generated) for seq in sequences)
-                yield shape.usage_chunk(prompt_tokens, completion_tokens)
-        except ModelServiceError as exc:
-            yield sse(exc.body())
-        except asyncio.CancelledError:
-            ctx.metrics.finished("abort")
-            raise
-        yield SSE_DONE
-
-    @staticmethod
-    def _finished(sequences: list[Sequence], ctx: RequestContext) -> None:
-        ctx.metrics.e2e.observe(time.monotonic() - ctx.started)
-        ctx.metrics.finished(sequences[0].finish_reason or "abort")
 
     def warm_up(self) -> None:
         """Generate one token through the engine (on a private event loop)."""

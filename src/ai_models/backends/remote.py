@@ -1,22 +1,22 @@
 """The ``openai-compatible`` backend: forward requests to a remote engine (OpenAI, vLLM, Ollama,
 LM Studio, llama.cpp server) at the spec's base URL, with ``AI_MODEL_API_KEY`` as bearer key.
 
-Bodies pass through unchanged except ``model`` (the remote name, ``options.remote_model``, or
-the entry's name); streams are relayed event by event. Remote errors keep their status and
-OpenAI error body; an unreachable engine is a 502 naming the URL.
+The model is an ``OpenAIProxy``: the serving modules forward request bodies unchanged except
+``model`` (the remote name, ``options.remote_model``, or the entry's name), and streams come back
+event by event. Remote errors keep their status and OpenAI error body; an unreachable engine is a
+502 naming the URL.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from ai_models.backends import register
-from ai_models.backends.base import Backend, RequestContext, Result, ServedModel
+from ai_models.backends.base import Backend, OpenAIProxy, RequestContext, ServedModel
 from ai_models.config import ModelServiceSettings
 from ai_models.errors import ModelLoadError, ModelServiceError
 from ai_models.metrics import ModelMetrics
@@ -60,7 +60,7 @@ class RemoteBackend(Backend):
         return model
 
 
-class RemoteModel(ServedModel):
+class RemoteModel(OpenAIProxy):
     """A model answered by a remote OpenAI-compatible engine."""
 
     def __init__(self, spec: ModelSpec, api_key: str | None) -> None:
@@ -76,13 +76,11 @@ class RemoteModel(ServedModel):
         """Return the remote URL of ``path`` (under its /v1 base)."""
         return f"{self.base_url}{path}"
 
-    def _body(self, request: Any) -> dict[str, Any]:
-        body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
-        body["model"] = self.remote_name
-        return body
-
-    async def _post(self, path: str, request: Any, ctx: RequestContext) -> Result:
-        body = self._body(request)
+    async def forward(
+        self, path: str, body: dict[str, Any], ctx: RequestContext
+    ) -> dict[str, Any] | AsyncIterator[dict[str, Any]]:
+        """Send ``body`` to the remote ``path``; return its answer or its stream of events."""
+        body = {**body, "model": self.remote_name}
         stream = bool(body.get("stream"))
         try:
             sent = self.client.build_request("POST", self.url(path), json=body)
@@ -93,27 +91,25 @@ class RemoteModel(ServedModel):
             await response.aread()
             raise _remote_error(response, self.base_url)
         if stream:
-            return self._relay(response, ctx)
+            return self._events(response, ctx)
         data = response.json()
         self._record(ctx, data.get("usage") or {})
-        data["model"] = self.name
         return data
 
-    async def _relay(self, response: httpx.Response, ctx: RequestContext) -> AsyncIterator[str]:
+    async def _events(
+        self, response: httpx.Response, ctx: RequestContext
+    ) -> AsyncIterator[dict[str, Any]]:
         try:
             async for line in response.aiter_lines():
-                if line.startswith("data:") and line[5:].strip() != "[DONE]":
-                    event = json.loads(line[5:])
-                    if isinstance(event, dict) and "model" in event:
-                        event["model"] = self.name
-                    if isinstance(event, dict) and event.get("usage"):
+                if not line.startswith("data:") or line[5:].strip() == "[DONE]":
+                    continue
+                event = json.loads(line[5:])
+                if isinstance(event, dict):
+                    if event.get("usage"):
                         self._record(ctx, event["usage"])
-                    line = "data: " + json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-                if line:
-                    yield line + "\n\n"
-        except httpx.HTTPError as exc:
-            error = RemoteError(502, f"the remote engine at {self.base_url} failed: {exc}")
-            yield "data: " + json.dumps(error.body()) + "\n\n"
+                    yield event
+        except (httpx.HTTPError, ValueError) as exc:
+            yield RemoteError(502, f"the remote engine at {self.base_url} failed: {exc}").body()
         finally:
             await response.aclose()
 
@@ -121,23 +117,6 @@ class RemoteModel(ServedModel):
     def _record(ctx: RequestContext, usage: dict[str, Any]) -> None:
         ctx.metrics.prompt_tokens.inc(usage.get("prompt_tokens") or 0)
         ctx.metrics.generation_tokens.inc(usage.get("completion_tokens") or 0)
-        ctx.metrics.e2e.observe(time.monotonic() - ctx.started)
-
-    async def chat(self, request: Any, ctx: RequestContext) -> Result:
-        """Forward a chat completion."""
-        return await self._post("/chat/completions", request, ctx)
-
-    async def completion(self, request: Any, ctx: RequestContext) -> Result:
-        """Forward a text completion."""
-        return await self._post("/completions", request, ctx)
-
-    async def embeddings(self, request: Any, ctx: RequestContext) -> Result:
-        """Forward an embeddings request."""
-        return await self._post("/embeddings", request, ctx)
-
-    async def classify_request(self, request: Any, ctx: RequestContext) -> Result:
-        """Forward a classification request (vLLM's ``/classify``)."""
-        return await self._post("/classify", request, ctx)
 
     def describe(self) -> dict[str, Any]:
         """Say where the model runs."""
