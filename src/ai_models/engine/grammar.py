@@ -66,8 +66,8 @@ def _closing_rank(piece: bytes) -> float:
         return 700.0
     if piece == b",":
         return 400.0
-    if piece.isdigit():
-        return 350.0 - len(piece)
+    if piece.isdigit():  # zeros last: "-1.000…" never gets below an exclusive maximum of -1
+        return 350.0 - len(piece) - (0.5 if not piece.strip(b"0") else 0.0)
     if piece in (b"null", b"true", b"false"):
         return 340.0
     if piece.isalnum() and piece.isascii():
@@ -351,8 +351,9 @@ class GrammarState:
 
     def mask_logits(self, logits: np.ndarray) -> None:
         """Set the logits of the tokens the grammar forbids next to ``-inf``, in place (one row,
-        any float dtype; a vector longer than the vocabulary has its extra entries forbidden)."""
-        allowed = self.allowed()
+        any float dtype; entries past the vocabulary are forbidden, and a shorter vector, such as
+        llama.cpp's unpadded one, is masked as far as it goes)."""
+        allowed = self.allowed()[: logits.shape[-1]]
         logits[: allowed.size][~allowed] = -np.inf
         logits[allowed.size :] = -np.inf
 
