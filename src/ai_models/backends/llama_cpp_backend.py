@@ -310,7 +310,7 @@ class LlamaCppModel(ServedModel):
         plain = plain and not (params.presence_penalty or params.frequency_penalty)
         plain = plain and not params.logit_bias
         processor = None if plain else [self._processor(seq)]
-        self.metrics.iteration_tokens.observe(len(seq.prompt_ids))
+        self.metrics.iteration_tokens.observe(self._prefill(seq.prompt_ids))
         tokens = self.llama.generate(
             seq.prompt_ids,
             temp=0.0,
@@ -336,6 +336,26 @@ class LlamaCppModel(ServedModel):
                     return
         finally:
             tokens.close()
+
+    def _prefill(self, prompt: list[int]) -> int:
+        """Put all but the last prompt token in the KV cache, reusing the longest cached prefix;
+        return how many tokens that evaluated.
+
+        ``Llama.generate`` then evaluates the last token alone, whatever was cached before, so a
+        prompt's first logits do not depend on history: evaluated inside a batch they round
+        differently, and greedy answers to a repeated prompt could change at a near tie.
+        """
+        llama, head = self.llama, prompt[:-1]
+        cached = llama.input_ids[: llama.n_tokens].tolist()
+        common = 0
+        for a, b in zip(cached, head, strict=False):
+            if a != b:
+                break
+            common += 1
+        llama.n_tokens = common  # eval() drops the cache past it
+        if common < len(head):
+            llama.eval(head[common:])
+        return len(head) - common + 1
 
     def _processor(self, seq: Sequence) -> Any:
         """Return a llama-cpp-python logits processor that leaves only our sampler's choice."""
