@@ -2,7 +2,9 @@
 
 Concurrent requests put their inputs in one ``WaitQueue``; a worker thread takes up to
 ``max_batch_size`` inputs, waiting at most ``batch_wait_s`` for more, runs them through the model
-function in one call and hands each request its own results.
+function and hands each request its own results. With ``max_batch_tokens`` (and a ``size`` per
+input), the inputs taken are sorted by length and cut into model calls of at most that many
+padded tokens, so short texts do not pay for a long one's padding.
 """
 
 from __future__ import annotations
@@ -45,10 +47,30 @@ class _Job:
 
 
 class _Item:
-    __slots__ = ("group", "job", "index", "payload")
+    __slots__ = ("group", "job", "index", "payload", "size")
 
-    def __init__(self, job: _Job, index: int, payload: Any) -> None:
+    def __init__(self, job: _Job, index: int, payload: Any, size: int) -> None:
         self.group, self.job, self.index, self.payload = job.group, job, index, payload
+        self.size = size
+
+
+def split_by_tokens(sizes: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """Return index groups, shortest first, each padding to at most ``max_tokens`` tokens.
+
+    A group pads every member to its longest one, so it costs ``len(group) * longest``; an
+    input longer than ``max_tokens`` runs alone.
+    """
+    order = sorted(range(len(sizes)), key=sizes.__getitem__)
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for i in order:  # ascending sizes: the newest member is the longest
+        if current and (len(current) + 1) * max(sizes[i], 1) > max_tokens:
+            groups.append(current)
+            current = []
+        current.append(i)
+    if current:
+        groups.append(current)
+    return groups
 
 
 class DynamicBatcher:
@@ -63,10 +85,14 @@ class DynamicBatcher:
         batch_wait_s: float,
         max_queue: int,
         metrics: ModelMetrics | None = None,
+        max_batch_tokens: int | None = None,
+        size: Callable[[Any], int] = len,
     ) -> None:
         self.fn = fn
         self.task = task
         self.max_batch_size = max_batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.size = size
         self.batch_wait_s = batch_wait_s
         self.metrics = metrics
         self.queue: WaitQueue[_Item] = WaitQueue(max_cost=max_queue)
@@ -78,7 +104,12 @@ class DynamicBatcher:
         if not payloads:
             return []
         job = _Job(len(payloads), asyncio.get_running_loop())
-        self.queue.put([_Item(job, i, payload) for i, payload in enumerate(payloads)], cost=1)
+        sized = self.max_batch_tokens is not None
+        items = [
+            _Item(job, i, payload, self.size(payload) if sized else 1)
+            for i, payload in enumerate(payloads)
+        ]
+        self.queue.put(items, cost=1)
         self._update_gauges()
         try:
             return await job.future
@@ -99,10 +130,17 @@ class DynamicBatcher:
             # Wait for company only under load: a lone request runs at once (no added latency).
             wait_s = self.batch_wait_s if last_size > 1 else 0.0
             taken = self.queue.take(self.max_batch_size, wait_s=wait_s)
-            items = [item for item in taken if not item.job.cancelled]
             last_size = len(taken)
-            if items:
-                self._run_batch(items)
+            if self.max_batch_tokens is None:
+                self._run_live(taken)
+                continue
+            for group in split_by_tokens([item.size for item in taken], self.max_batch_tokens):
+                self._run_live([taken[i] for i in group])
+
+    def _run_live(self, items: list[_Item]) -> None:
+        items = [item for item in items if not item.job.cancelled]
+        if items:
+            self._run_batch(items)
 
     def _run_batch(self, items: list[_Item]) -> None:
         jobs = {id(item.job): item.job for item in items}
@@ -115,13 +153,15 @@ class DynamicBatcher:
             logger.exception("%s batch failed", self.task)
             error = ModelServiceError(f"the model failed on this batch: {type(exc).__name__}")
             for job in jobs.values():
+                job.cancelled = True  # its other inputs need not run
                 job.settle(error=error)
         else:
             for item, output in zip(items, outputs, strict=True):
-                item.job.results[item.index] = output
-                item.job.remaining -= 1
-                if item.job.remaining == 0:
-                    item.job.settle(item.job.results)
+                job = item.job
+                job.results[item.index] = output
+                job.remaining -= 1
+                if job.remaining == 0:
+                    job.settle(job.results)
         self._update_gauges()
 
     def close(self) -> None:
