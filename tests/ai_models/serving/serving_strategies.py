@@ -108,7 +108,9 @@ def docker_configs(draw) -> dict:
         config["model_path"] = draw(abs_path)
     if source in ("id", "both"):
         config["model_id"] = draw(model_ids)
-    return _maybe_vllm(draw, config, ("base_image", "additional_packages"))
+    return _maybe_vllm(
+        draw, config, ("base_image", "additional_packages", "image_name", "image_tag")
+    )
 
 
 @st.composite
@@ -179,7 +181,7 @@ def kubernetes_configs(draw) -> dict:
     if draw(st.booleans()):
         config["ingress_host"] = draw(dns_label) + ".example.com"
         config["ingress_tls_secret"] = draw(st.none() | dns_label)
-    return _maybe_vllm(draw, config, ("image",))
+    return _maybe_vllm(draw, config, ("image", "target_cpu_utilization"))
 
 
 @st.composite
