@@ -47,6 +47,15 @@ def test_without_the_extra_loading_names_the_pip_command(monkeypatch, tmp_path, 
     assert 'pip install "paissive-income[gguf]"' in message and "\n" not in message
 
 
+def test_a_file_that_is_no_gguf_fails_in_one_line(tmp_path, tmp_path_factory):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    model = tmp_path / "broken.gguf"
+    model.write_bytes(b"GGUF" + bytes(60))
+    with pytest.raises(ModelLoadError) as caught:
+        get_backend("llama-cpp").load(_spec(str(model)), make_settings(tmp_path_factory), None)
+    assert "broken.gguf" in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_a_gguf_source_is_a_file_or_the_one_gguf_of_a_folder(tmp_path):
     (tmp_path / "a-q4_k_m.gguf").write_bytes(b"GGUF")
     assert gguf_path(_spec(str(tmp_path / "a-q4_k_m.gguf"))) == tmp_path / "a-q4_k_m.gguf"

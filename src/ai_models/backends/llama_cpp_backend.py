@@ -74,7 +74,8 @@ class LlamaCppBackend(Backend):
             path = gguf_path(spec)
         except (ImportError, GgufSourceError) as exc:
             raise ModelLoadError(spec.name, spec.source, str(exc)) from None
-        n_ctx = spec.options.context_length or settings.max_model_len or DEFAULT_CONTEXT
+        limits = [n for n in (spec.options.context_length, settings.max_model_len) if n]
+        n_ctx = min(limits) if limits else DEFAULT_CONTEXT
         threads = settings.cpu_threads or default_threads()
         try:
             llama = llama_cpp.Llama(
