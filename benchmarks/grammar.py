@@ -13,6 +13,9 @@ Sections (each engine in turn, alternating A, B, A, B over ``--rounds``; ratios 
 - ``step``: per-step mask cost walking a 16-field document (the engine's schemas) at batch 1
   and 16: the batched fill, applying the mask to float32 logits, and the closing-token pick
   (the old way: expand the mask over the vocabulary; ours: ranked tokens against packed words).
+- ``engine``: the engine's whole per-step grammar work, before (xgrammar row by row, its apply
+  kernel, the expanded closing check) and after (one batched llguidance fill, unpacked bits, the
+  ranked closing check).
 - ``compile``: compile time of each coverage schema (caches off).
 - ``coverage``: per schema, documents that must be accepted and ones that must be refused
   (bounds incl. exclusive, integer vs number, pattern, lengths, enum, const, items, required,
@@ -49,6 +52,7 @@ from ai_models.engine.grammar import (  # noqa: E402
     JsonGrammar,
     strict_schema,
 )
+from ai_models.engine.masks import apply_bitmask  # noqa: E402
 
 try:
     import xgrammar as xgr
@@ -237,7 +241,13 @@ class Llg:
         return [self.grammar.state(compiled) for _ in range(n)]
 
     def fill(self, states: list) -> np.ndarray:
+        """Row by row on this thread, into one buffer (what the engine does)."""
         return self.grammar.fill_batch([(s, i) for i, s in enumerate(states)], len(states))
+
+    def fill_pool(self, states: list) -> np.ndarray:
+        """The whole batch handed to llguidance's thread pool (LLExecutor, 2 threads)."""
+        pairs = [(s, i) for i, s in enumerate(states)]
+        return self.grammar.fill_batch(pairs, len(states), parallel=True)
 
     def accept(self, state, token: int) -> bool:
         return state.accept(token)
@@ -274,6 +284,14 @@ class Xgr:
         return [xgr.GrammarMatcher(compiled) for _ in range(n)]
 
     def fill(self, states: list) -> torch.Tensor:
+        """Row by row, as our engine did."""
+        bitmask = xgr.allocate_token_bitmask(len(states), self.vocab)
+        for row, state in enumerate(states):
+            state.fill_next_token_bitmask(bitmask, row)
+        return bitmask
+
+    def fill_pool(self, states: list) -> torch.Tensor:
+        """xgrammar's batched API (BatchGrammarMatcher, 2 threads)."""
         bitmask = xgr.allocate_token_bitmask(len(states), self.vocab)
         self.batch.batch_fill_next_token_bitmask(states, bitmask)
         return bitmask
@@ -336,9 +354,10 @@ def section_step(engines: list, tokenizer, rounds: int) -> None:
             compiled = engine.compile(STEP_SCHEMA)
             for batch in (1, 16):
                 states = engine.matchers(compiled, batch)
-                fill = apply = close_old = close_new = 0.0
+                fill = pool = apply = close_old = close_new = 0.0
                 logits = torch.randn(batch, vocab)
                 for token in ids:
+                    pool += timed(lambda e=engine, s=states: e.fill_pool(s))
                     started = time.perf_counter()
                     bitmask = engine.fill(states)
                     fill += time.perf_counter() - started
@@ -352,19 +371,24 @@ def section_step(engines: list, tokenizer, rounds: int) -> None:
                 steps = len(ids) / 1000
                 for label, value in (
                     ("mask fill", fill),
+                    ("mask fill, thread pool", pool),
                     ("apply to logits", apply),
                     ("closing token, expanded", close_old),
                     ("closing token, ranked words", close_new),
                 ):
                     results.setdefault((*key, label), []).append(value / steps)
-    print("| engine | batch | mask fill | apply to logits | closing: expanded | closing: ranked |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| engine | batch | mask fill, row by row | mask fill, thread pool | apply to logits "
+        "| closing: expanded | closing: ranked |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for engine in engines:
         for batch in ("batch 1", "batch 16"):
             cells = [
                 f"{statistics.median(results[(engine.name, batch, label)]):.3f}"
                 for label in (
                     "mask fill",
+                    "mask fill, thread pool",
                     "apply to logits",
                     "closing token, expanded",
                     "closing token, ranked words",
@@ -378,10 +402,8 @@ def section_step(engines: list, tokenizer, rounds: int) -> None:
 
 
 def apply_mask(logits: torch.Tensor, words: torch.Tensor) -> None:
-    """Our engine's application (masks.apply_grammar): unpack bits, fill -inf."""
-    bits = np.unpackbits(words.numpy().view(np.uint8), axis=1, bitorder="little")
-    width = min(logits.shape[-1], bits.shape[1])
-    logits[:, :width].masked_fill_(torch.from_numpy(bits[:, :width] == 0), float("-inf"))
+    """Our engine's application (masks.apply_bitmask): unpacked bits, -inf by numpy."""
+    apply_bitmask(logits, np.asarray(words), list(range(logits.shape[0])))
 
 
 _SHIFTS = torch.arange(32, dtype=torch.int32)
@@ -391,6 +413,48 @@ def old_closing_token(words: torch.Tensor, vocab: int) -> int:
     """The former closing check: expand the mask over the vocabulary, argmax of the ranks."""
     allowed = ((words.unsqueeze(-1) >> _SHIFTS) & 1).flatten()[:vocab]
     return int(torch.where(allowed.bool(), RANKS, float("-inf")).argmax())
+
+
+def section_engine(engines: list, tokenizer, rounds: int) -> None:
+    """The whole per-step grammar work of the engine, before (xgrammar: row-by-row fill, its
+    apply kernel, the forbidden-token fill, the expanded closing check) and after (llguidance:
+    one batched fill, unpacked bits, the ranked closing check), at batch 1 and 16."""
+    if len(engines) < 2:
+        return
+    ours, xg = engines
+    ids = encode(tokenizer, STEP_DOC)
+    vocab = len(tokenizer)
+    forbidden = torch.tensor(sorted(set(range(vocab)) - set(ours.grammar.order.tolist())))
+    print(f"\n## Engine per-step grammar work (ms per step, median of {rounds})")
+    print("| batch | before: xgrammar row by row | after: llguidance batched | after/before |")
+    print("|---|---|---|---|")
+    for batch in (1, 16):
+        before, after = [], []
+        for _ in range(rounds):
+            for name in ("before", "after"):
+                engine = xg if name == "before" else ours
+                states = engine.matchers(engine.compile(STEP_SCHEMA), batch)
+                logits = torch.randn(batch, vocab)
+                started = time.perf_counter()
+                for token in ids:
+                    if name == "before":
+                        bitmask = xgr.allocate_token_bitmask(batch, vocab)
+                        for row, state in enumerate(states):
+                            state.fill_next_token_bitmask(bitmask, row)
+                        xgr.apply_token_bitmask_inplace(logits, bitmask)
+                        index = torch.arange(batch).unsqueeze(-1)
+                        logits[index, forbidden] = float("-inf")
+                        old_closing_token(bitmask[0], vocab)
+                    else:
+                        bitmask = engine.fill(states)
+                        apply_mask(logits, torch.from_numpy(bitmask))
+                        engine.closing_token(states[0])
+                    for state in states:
+                        engine.accept(state, token)
+                elapsed = 1000 * (time.perf_counter() - started) / len(ids)
+                (before if name == "before" else after).append(elapsed)
+        b, a = statistics.median(before), statistics.median(after)
+        print(f"| {batch} | {b:.3f} | {a:.3f} | {a / b:.2f}x |")
 
 
 def section_compile(engines: list, rounds: int) -> None:
@@ -475,7 +539,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--walks", type=int, default=20)
     parser.add_argument("--folder", type=Path, default=Path("/tmp/grammar-bench"))
-    parser.add_argument("--sections", nargs="+", default=["step", "compile", "coverage", "closing"])
+    parser.add_argument(
+        "--sections", nargs="+", default=["step", "engine", "compile", "coverage", "closing"]
+    )
     args = parser.parse_args()
     tokenizer = build_tokenizer(args.folder, args.vocab)
     print(f"tokenizer: built byte-level BPE, {len(tokenizer)} tokens; xgrammar {xgr is not None}")
@@ -494,6 +560,8 @@ def main() -> None:
     print(f"JSON options: {JSON_OPTIONS}; strict: {strict_schema({'type': 'object'})}")
     if "step" in args.sections:
         section_step(engines, tokenizer, args.rounds)
+    if "engine" in args.sections:
+        section_engine(engines, tokenizer, args.rounds)
     if "compile" in args.sections:
         section_compile(engines, args.rounds)
     if "coverage" in args.sections:

@@ -179,7 +179,8 @@ def test_the_closing_pick_is_the_best_ranked_allowed_token(grammar):
     assert START not in grammar.order, "special tokens are never candidates"
 
 
-def test_the_batch_is_filled_at_once_and_only_constrained_rows_change(grammar):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])  # numpy's path, torch's
+def test_the_batch_is_filled_at_once_and_only_constrained_rows_change(grammar, dtype):
     compiled = grammar.compile(fmt({"type": "integer", "minimum": 5, "maximum": 9}))
     free = Sequence([1], SamplingParams(max_tokens=4), context_length=64)
     no_eos = Sequence([1], SamplingParams(max_tokens=4, ignore_eos=True), context_length=64)
@@ -194,7 +195,7 @@ def test_the_batch_is_filled_at_once_and_only_constrained_rows_change(grammar):
         ),
     ]
     rows[3].grammar.accept(ord("7"))  # a row further on: only the end is left
-    logits = torch.randn(4, VOCAB)
+    logits = torch.randn(4, VOCAB).to(dtype)
     before = logits.clone()
     apply_grammar(logits, rows, torch.tensor([EOS]))
     assert torch.equal(logits[0], before[0])

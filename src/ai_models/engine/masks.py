@@ -1,4 +1,4 @@
-"""Apply each constrained row's grammar to a batch of logits (one batched llguidance mask fill)."""
+"""Apply each constrained row's grammar to a batch of logits (one bitmask for the whole batch)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,25 @@ def apply_grammar(logits: torch.Tensor, rows: list[Sequence], stop_ids: torch.Te
     if not constrained:
         return
     grammar = rows[constrained[0]].grammar.grammar
-    bitmask = grammar.fill_batch(
-        [(rows[i].grammar, n) for n, i in enumerate(constrained)], len(constrained)
-    )
-    # One byte per token (bit order within each little-endian int32 word), cut to the logits.
+    states = [(rows[i].grammar, n) for n, i in enumerate(constrained)]
+    apply_bitmask(logits, grammar.fill_batch(states, len(constrained)), constrained)
+
+
+def apply_bitmask(logits: torch.Tensor, bitmask: np.ndarray, rows: list[int]) -> None:
+    """Set ``logits[rows[n], t]`` to -inf where bit ``t`` of ``bitmask[n]`` is clear (and past
+    the bitmask's width). CPU float32 logits are masked in place by numpy: one thread, so no
+    OpenMP barrier on a machine whose cores the model already keeps busy."""
     bits = np.unpackbits(bitmask.view(np.uint8), axis=1, bitorder="little")
     width = min(logits.shape[-1], bits.shape[1])
-    forbidden = torch.from_numpy(bits[:, :width] == 0).to(logits.device)
-    index = torch.tensor(constrained, device=logits.device)
+    forbidden = bits[:, :width] == 0
+    if logits.device.type == "cpu" and logits.dtype == torch.float32 and logits.is_contiguous():
+        array = logits.numpy()
+        for n, row in enumerate(rows):
+            np.putmask(array[row, :width], forbidden[n], -np.inf)
+            array[row, width:] = -np.inf
+        return
+    index = torch.tensor(rows, device=logits.device)
     masked = logits[index]
-    masked[:, :width].masked_fill_(forbidden, float("-inf"))
-    masked[:, width:] = float("-inf")  # rows past the grammar's vocabulary are never valid
+    masked[:, :width].masked_fill_(torch.from_numpy(forbidden).to(logits.device), float("-inf"))
+    masked[:, width:] = float("-inf")  # tokens past the grammar's vocabulary are never valid
     logits[index] = masked
