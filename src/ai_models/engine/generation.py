@@ -2,12 +2,12 @@
 
 One worker thread owns the model. Requests wait in a bounded ``WaitQueue`` whose cost is counted
 in sequences (prompts × n); the worker takes up to ``max_batch_size`` of them (waiting
-``batch_wait_s`` for more), and a ``BatchScheduler`` prefills them together with left padding,
-then decodes the whole batch one token per step. Each step every sequence's new text goes to its
-own asyncio queue, so streaming works inside a batch. Finished or abandoned sequences leave the
-batch at once (their rows are cut from the KV cache), and waiting requests join a running batch
-between steps (their cache is prefilled, left-padded and stacked on), so a slot freed by a client
-that disconnects is reused immediately.
+``batch_wait_s`` for more), and a ``BatchScheduler`` prefills them together, then decodes the
+whole batch one token per step. Each step every sequence's new text goes to its own asyncio
+queue, so streaming works inside a batch. Finished or abandoned sequences leave the batch at
+once (their KV-cache slot is freed), and waiting requests join a running batch between steps
+(prefilled into free slots, from the cached keys and values of a prompt prefix seen before when
+there is one), so a slot freed by a client that disconnects is reused immediately.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from ai_models.metrics import ModelMetrics
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_PREFIX_CACHE_BYTES = 256 * 2**20  # prompt-prefix keys and values kept for reuse
+
 
 class GenerationEngine:
     """Run ``Sequence``s through a causal LM in dynamic batches on a worker thread."""
@@ -44,6 +46,7 @@ class GenerationEngine:
         batch_wait_s: float,
         max_queue: int,
         metrics: ModelMetrics | None = None,
+        prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES,
     ) -> None:
         self.tokenizer = tokenizer
         self.scheduler = BatchScheduler(
@@ -52,6 +55,7 @@ class GenerationEngine:
             stop_ids=set(stop_token_ids),
             max_batch_size=max_batch_size,
             metrics=metrics,
+            prefix_cache_bytes=prefix_cache_bytes,
         )
         self.device = self.scheduler.device
         self.max_batch_size = max_batch_size

@@ -1,5 +1,9 @@
 """Continuous batching, one step at a time: the running batch decodes a token and finished rows
-leave (``BatchScheduler.decode``); newcomers are prefilled and stacked on (``admit``).
+leave (``BatchScheduler.decode``); newcomers are prefilled and join it (``admit``).
+
+Models that ``supports_slots`` run on a slotted KV cache (``SlotBatch``: newcomers are prefilled
+into free slots, starting from cached prompt prefixes); others on a padded batch whose caches are
+stacked (``Batch``).
 
 The scheduler has no thread, queue or event loop of its own — ``GenerationEngine`` drives it from
 its worker thread, and tests drive it directly with any schedule of joins and leaves.
@@ -12,8 +16,10 @@ from typing import Any
 import torch
 
 from ai_models.engine.kv import Batch
+from ai_models.engine.prefix_cache import PrefixCache
 from ai_models.engine.sampling import choose_tokens
 from ai_models.engine.sequence import Delta, Sequence
+from ai_models.engine.slots import SlotBatch, supports_slots
 from ai_models.metrics import ModelMetrics
 
 Event = tuple[Sequence, Delta]
@@ -30,6 +36,8 @@ class BatchScheduler:
         stop_ids: set[int],
         max_batch_size: int,
         metrics: ModelMetrics | None = None,
+        prefix_cache_bytes: int = 0,
+        slotted: bool | None = None,
     ) -> None:
         self.model = model
         self.device = next(model.parameters()).device
@@ -38,7 +46,11 @@ class BatchScheduler:
         self._stop_tensor = torch.tensor(sorted(self.stop_ids), dtype=torch.long)
         self.max_batch_size = max_batch_size
         self.metrics = metrics
-        self.batch: Batch | None = None
+        self.slotted = supports_slots(model) if slotted is None else slotted
+        self.prefix_cache = (
+            PrefixCache(prefix_cache_bytes) if self.slotted and prefix_cache_bytes > 0 else None
+        )
+        self.batch: Batch | SlotBatch | None = None
 
     @property
     def running(self) -> list[Sequence]:
@@ -75,6 +87,8 @@ class BatchScheduler:
         joining = [seq for seq in joining if not seq.cancelled]
         if not joining:
             return []
+        if self.slotted:
+            return self._add(joining)
         newcomers = Batch.from_prompts(self.model, joining, pad_id=self.pad_id, device=self.device)
         if self.metrics:
             self.metrics.iteration_tokens.observe(sum(len(s.prompt_ids) for s in joining))
@@ -83,6 +97,26 @@ class BatchScheduler:
             self.batch = newcomers
         else:
             self.batch.merge(newcomers)
+        self._forget_if_empty()
+        return events
+
+    def _add(self, joining: list[Sequence]) -> list[Event]:
+        """Prefill ``joining`` into free slots of the running batch (started if there is none)."""
+        if self.batch is None:
+            self.batch = SlotBatch(
+                self.model,
+                pad_id=self.pad_id,
+                max_slots=self.max_batch_size,
+                device=self.device,
+                prefix_cache=self.prefix_cache,
+            )
+        first = self.batch.size
+        cached = self.prefix_cache.hit_tokens if self.prefix_cache else 0
+        logits = self.batch.add(joining)
+        if self.metrics:  # the prompt tokens this step computed
+            cached = (self.prefix_cache.hit_tokens if self.prefix_cache else 0) - cached
+            self.metrics.iteration_tokens.observe(sum(len(s.prompt_ids) for s in joining) - cached)
+        events = self._choose(self.batch, logits, first)
         self._forget_if_empty()
         return events
 
@@ -96,9 +130,11 @@ class BatchScheduler:
         self.batch = None
         return unfinished
 
-    def _choose(self, batch: Batch, logits: torch.Tensor) -> list[Event]:
-        """Pick each row's next token, record it, and let finished rows leave the batch."""
-        rows = batch.sequences
+    def _choose(
+        self, batch: Batch | SlotBatch, logits: torch.Tensor, start: int = 0
+    ) -> list[Event]:
+        """Pick the next token of rows ``start…``, record it, and let finished rows leave."""
+        rows = batch.sequences[start:]
         for seq in rows:
             if seq.grammar is not None:
                 seq.grammar.update_closing(seq.params.max_tokens - len(seq.generated))
@@ -116,6 +152,9 @@ class BatchScheduler:
         if self.metrics:
             self.metrics.generation_tokens.inc(sum(1 for seq in rows if not seq.cancelled))
             self.metrics.batch("generation", len(rows))
-        batch.set_next_tokens(tokens)
-        batch.drop([i for i, seq in enumerate(rows) if seq.done])
+        if start:  # only a slotted batch adds rows to a running one
+            batch.set_next_tokens(tokens, start)
+        else:
+            batch.set_next_tokens(tokens)
+        batch.drop([start + i for i, seq in enumerate(rows) if seq.done])
         return events
