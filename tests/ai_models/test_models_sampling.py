@@ -87,15 +87,14 @@ def reference(logits: torch.Tensor, seq: Sequence, stops: torch.Tensor) -> int:
         row_logits[stops] = float("-inf")
     if params.temperature == 0:
         return int(row_logits.argmax())
-    scaled = row_logits / params.temperature
+    probs = (row_logits / params.temperature).softmax(-1)
     if params.top_p < 1.0:
-        ordered, order = scaled.sort(descending=True)
-        probs = ordered.softmax(-1)
-        ordered[probs.cumsum(-1) - probs > params.top_p] = float("-inf")
-        scaled = torch.empty_like(scaled).scatter_(-1, order, ordered)
-    probs = scaled.softmax(-1)
-    noise = torch.empty_like(probs).exponential_(generator=seq.generator)
-    return int((probs / noise).argmax())
+        ordered = probs.sort(descending=True).values
+        keep = int(((ordered.cumsum(-1) - ordered) <= params.top_p).sum())
+        probs = torch.where(probs >= ordered[keep - 1], probs, 0.0)
+    cdf = probs.double().cumsum(-1)
+    u = torch.rand((), generator=seq.generator, dtype=torch.float64)
+    return int(torch.searchsorted(cdf, u * cdf[-1], right=True))
 
 
 KINDS = {
@@ -178,3 +177,23 @@ def test_penalties_and_bias_apply_beside_plain_greedy_rows_in_bf16():
 def test_bias_is_added_in_float32_not_in_the_models_dtype():
     logits = torch.tensor([[100.0, 100.0]], dtype=torch.bfloat16)  # bf16 steps by 0.5 here
     assert choose_tokens(logits, [row(logit_bias={1: 0.05})], NO_STOPS) == [1]
+
+
+def test_draws_follow_the_distribution_at_each_temperature():
+    logits = torch.tensor([0.5, 0.3, 0.15, 0.05]).log().tolist()
+    for temperature, expected in ((1.0, [0.5, 0.3, 0.15, 0.05]), (0.5, [0.69, 0.25, 0.06, 0.0])):
+        seq = row(temperature=temperature, seed=3)
+        picks = [choose(logits, seq) for _ in range(4000)]
+        shares = [picks.count(token) / len(picks) for token in range(4)]
+        assert all(abs(s - e) < 0.03 for s, e in zip(shares, expected, strict=True)), shares
+
+
+def test_top_p_on_a_full_size_vocabulary_matches_the_reference():
+    gen = torch.Generator().manual_seed(4)
+    logits = torch.randn((3, 151936), generator=gen) * 4  # nuclei of tens to thousands of ids
+    stops = torch.tensor([0])
+    for top_p in (0.3, 0.9, 0.999):
+        seq, twin = row(temperature=1.0, top_p=top_p), row(temperature=1.0, top_p=top_p)
+        for step in range(3):
+            expected = reference(logits[step], twin, stops)
+            assert choose_tokens(logits[step : step + 1].clone(), [seq], stops) == [expected]

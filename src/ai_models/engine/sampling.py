@@ -41,28 +41,66 @@ def _apply_penalties(logits: torch.Tensor, rows: list[Sequence]) -> None:
                 logits[i, token] += bias
 
 
-def _top_p_filter(logits: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
-    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-    probs = sorted_logits.softmax(dim=-1)
-    drop = probs.cumsum(dim=-1) - probs > top_p.unsqueeze(-1)
-    sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-    return torch.empty_like(logits).scatter_(-1, order, sorted_logits)
+def _nucleus(probs: torch.Tensor, top_p: list[float]) -> torch.Tensor:
+    """Return ``probs`` (rows of one distribution each) with zeros outside each top-p nucleus.
+
+    The nucleus: the most likely tokens while the ones before each hold at most ``top_p``, and
+    every token as likely as the last of them (so ties do not depend on sort order). Exact,
+    without sorting the vocabulary: the ``k`` largest are taken, ``k`` growing 8x until they
+    pass ``top_p`` (sorting 151936 probabilities costs about 100 ms per row on one core).
+    """
+    vocab = probs.shape[-1]
+    k = min(64, vocab)
+    values = probs.topk(k).values
+    sums = values.sum(-1).tolist()
+    thresholds = []
+    for i, p in enumerate(top_p):
+        row_values, row_k, row_sum = values[i], k, sums[i]
+        while row_sum <= p and row_k < vocab:
+            row_k = min(row_k * 8, vocab)
+            row_values = probs[i].topk(row_k).values
+            row_sum = float(row_values.sum())
+        keep = max(1, int(((row_values.cumsum(-1) - row_values) <= p).sum()))
+        thresholds.append(row_values[keep - 1])
+    threshold = torch.stack(thresholds).unsqueeze(-1)
+    return torch.where(probs >= threshold, probs, 0.0)
+
+
+def _uniforms(rows: list[Sequence], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Return one uniform number in [0, 1) per row, each from the row's own generator."""
+    draws = []
+    for seq in rows:
+        at = seq.generator.device if seq.generator is not None else device
+        draws.append(torch.rand((), generator=seq.generator, device=at, dtype=dtype))
+    return torch.stack([u.to(device) for u in draws])
 
 
 def _draw(logits: torch.Tensor, rows: list[Sequence]) -> list[int]:
+    """Sample each row from softmax(logits / temperature), within its top-p nucleus.
+
+    Inverse CDF with one uniform number per row from the row's own generator, rather than a
+    noise value per vocabulary entry: one cumulative sum for the batch against 3-35 ms per row
+    for 151936 exponentials on one core.
+    """
     temperature = torch.tensor(
         [max(seq.params.temperature, 1e-5) for seq in rows], device=logits.device
     )
-    scaled = logits / temperature.unsqueeze(-1)
-    top_p = torch.tensor([seq.params.top_p for seq in rows], device=logits.device)
-    if bool((top_p < 1.0).any()):
-        scaled = _top_p_filter(scaled, top_p)
-    probs = scaled.softmax(dim=-1)
-    chosen = []
-    for i, seq in enumerate(rows):
-        # Exponential race: argmax(p / E) with E ~ Exp(1) samples from p, using the row's generator.
-        noise = torch.empty_like(probs[i]).exponential_(generator=seq.generator)
-        chosen.append(int((probs[i] / noise).argmax()))
+    probs = (logits / temperature.unsqueeze(-1)).softmax(dim=-1)
+    nucleus = [i for i, seq in enumerate(rows) if seq.params.top_p < 1.0]
+    if nucleus:
+        index = torch.tensor(nucleus, device=logits.device)
+        probs[index] = _nucleus(probs[index], [rows[i].params.top_p for i in nucleus])
+    exact = torch.float32 if probs.device.type == "mps" else torch.float64
+    cdf = probs.to(exact).cumsum(dim=-1)
+    total = cdf[:, -1:]
+    target = _uniforms(rows, exact, probs.device).unsqueeze(-1) * total
+    chosen = torch.searchsorted(cdf, target, right=True).squeeze(-1).tolist()
+    valid = (total.squeeze(-1) > 0).tolist()
+    for i, token in enumerate(chosen):
+        if not valid[i]:  # nothing allowed (NaN or all zero): the grammar's guard decides
+            chosen[i] = int(probs[i].argmax())
+        elif token >= probs.shape[-1]:  # u * total rounded up to total: the last possible token
+            chosen[i] = int(probs[i].nonzero()[-1])
     return chosen
 
 
