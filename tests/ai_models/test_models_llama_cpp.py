@@ -242,3 +242,32 @@ def test_a_full_queue_is_a_429_and_a_disconnect_stops_the_work(client, gguf_serv
     assert answer.choices[0].message.content is not None
     produced = metric(gguf_server, "vllm:generation_tokens_total", model_name=MODEL) - tokens_before
     assert produced < MAX_TOKENS  # no abandoned stream ran to its end
+
+
+def test_the_model_list_and_the_metrics_cover_the_gguf_model(client, gguf_server):
+    listed = {model.id: model for model in client.models.list().data}
+    assert listed[MODEL].model_extra["max_model_len"] == CONTEXT
+    assert "Q4_1" in listed[MODEL].model_extra["gguf"]
+    before = {
+        name: metric(gguf_server, name, model_name=MODEL)
+        for name in (
+            "vllm:prompt_tokens_total",
+            "vllm:generation_tokens_total",
+            "vllm:time_to_first_token_seconds_count",
+            "vllm:e2e_request_latency_seconds_count",
+        )
+    }
+    answer = greedy_chat(client, "Say hello.", max_tokens=5)
+    after = {name: metric(gguf_server, name, model_name=MODEL) for name in before}
+    assert after["vllm:prompt_tokens_total"] - before["vllm:prompt_tokens_total"] == (
+        answer.usage.prompt_tokens
+    )
+    assert after["vllm:generation_tokens_total"] - before["vllm:generation_tokens_total"] == (
+        answer.usage.completion_tokens
+    )
+    assert after["vllm:time_to_first_token_seconds_count"] == (
+        before["vllm:time_to_first_token_seconds_count"] + 1
+    )
+    assert after["vllm:e2e_request_latency_seconds_count"] == (
+        before["vllm:e2e_request_latency_seconds_count"] + 1
+    )
