@@ -381,7 +381,9 @@ class LlamaCppModel(ServedModel):
     # -- life cycle ---------------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Generate one token, so readiness means the model really answers."""
+        """Generate one token, so readiness means the model really answers; build the JSON
+        grammar's vocabulary now rather than on the event loop at the first schema."""
+        self.grammar  # noqa: B018 (built on first access)
         with self._lock:
             tokens = self.llama.generate(self.vocab.tokenize("Hello"), temp=0.0, top_k=1)
             try:
