@@ -87,12 +87,14 @@ class LlamaCppBackend(Backend):
             )
         except Exception as exc:  # a corrupt or unsupported file: one line
             raise ModelLoadError(spec.name, str(path), f"{type(exc).__name__}: {exc}") from None
+        why = "MODEL_CPU_THREADS" if settings.cpu_threads else "half the logical CPUs"
         logger.info(
-            "llama.cpp loaded %s (%s, context %d, %d threads)",
+            "llama.cpp loaded %s (%s, context %d, %d threads: %s)",
             path.name,
             llama._model.desc(),
             llama.n_ctx(),
             threads,
+            why,
         )
         return LlamaCppModel(spec, llama, settings, metrics)
 
