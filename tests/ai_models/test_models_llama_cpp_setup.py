@@ -80,6 +80,26 @@ def test_a_hub_repo_needs_its_file_and_offline_says_so(monkeypatch, tmp_path):
     assert "offline" in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_offline_a_pulled_hub_gguf_loads_from_the_cache(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--paissive-test--tiny-GGUF"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    for name in ("tiny-q4_k_m.gguf", "tiny-q8_0.gguf"):
+        (snapshot / name).write_bytes(b"GGUF")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = _spec("paissive-test/tiny-GGUF", gguf_file="*q4_k_m.gguf")
+    assert gguf_path(spec) == snapshot / "tiny-q4_k_m.gguf"
+    assert gguf_path(spec, local_only=True) == snapshot / "tiny-q4_k_m.gguf"
+    with pytest.raises(GgufSourceError, match="no .gguf file matching"):
+        gguf_path(_spec("paissive-test/tiny-GGUF", gguf_file="*q2_k.gguf"))
+
+
 def test_the_gguf_file_option_is_a_name_not_a_path():
     with pytest.raises(ValueError):
         ModelOptions(gguf_file="../../etc/passwd")
