@@ -80,7 +80,7 @@ def test_a_hub_repo_needs_its_file_and_offline_says_so(monkeypatch, tmp_path):
     assert "offline" in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_offline_a_pulled_hub_gguf_loads_from_the_cache(monkeypatch, tmp_path):
+def test_a_pulled_hub_gguf_loads_from_the_cache(monkeypatch, tmp_path):
     import huggingface_hub.constants
 
     revision = "0123456789abcdef0123456789abcdef01234567"
