@@ -38,11 +38,51 @@ class JSONBody(Response):
         return dumps(content)
 
 
-def respond(result: dict[str, Any] | AsyncIterator[bytes]) -> Response:
+class Stream:
+    """The events of one streamed answer; ``aclose`` ends the work behind them, started or not.
+
+    (An async generator that never started ignores ``aclose``; a client may leave that early.)
+    """
+
+    def __init__(self, events: AsyncIterator[bytes], *sources: Any) -> None:
+        self.events = events
+        self.sources = sources  # what produces the events: closed after them
+
+    def __aiter__(self) -> Stream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await self.events.__anext__()
+
+    async def aclose(self) -> None:
+        """Close the events, then their sources."""
+        try:
+            await self.events.aclose()
+        finally:
+            for source in self.sources:
+                await source.aclose()
+
+
+class EventStreamResponse(StreamingResponse):
+    """A ``text/event-stream`` response that closes its ``Stream`` however the response ends."""
+
+    def __init__(self, stream: Stream) -> None:
+        super().__init__(stream, media_type="text/event-stream", headers=STREAM_HEADERS)
+        self.stream = stream
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Send the events; close the stream even if the client left before the first."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.stream.aclose()
+
+
+def respond(result: dict[str, Any] | Stream) -> Response:
     """Wrap a whole body as JSON, or a stream of events as ``text/event-stream``."""
     if isinstance(result, dict):
         return JSONBody(result)
-    return StreamingResponse(result, media_type="text/event-stream", headers=STREAM_HEADERS)
+    return EventStreamResponse(result)
 
 
 def new_id(prefix: str) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ai_models.backends.base import OpenAIProxy, RequestContext, ServedModel
 from ai_models.entrypoints import protocol
-from ai_models.entrypoints.responses import envelope, new_id, now, sse, usage
+from ai_models.entrypoints.responses import Stream, envelope, new_id, now, sse, usage
 from ai_models.entrypoints.serving_engine import Tally, collect, finished, guarded, relay
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 async def create(
     model: ServedModel, request: protocol.ChatCompletionRequest, ctx: RequestContext
-) -> dict[str, Any] | AsyncIterator[bytes]:
+) -> dict[str, Any] | Stream:
     """Answer a chat completion, whole or streamed."""
     if isinstance(model, OpenAIProxy):
         return await relay(model, "/chat/completions", request, ctx)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ai_models.backends.base import OpenAIProxy, RequestContext
-from ai_models.entrypoints.responses import SSE_DONE, sse
+from ai_models.entrypoints.responses import SSE_DONE, Stream, sse
 from ai_models.errors import ModelServiceError
 
 if TYPE_CHECKING:
@@ -60,27 +60,32 @@ async def collect(deltas: AsyncIterator[Delta], tally: Tally, ctx: RequestContex
     return tally
 
 
-async def guarded(
+def guarded(
     events: AsyncIterator[bytes], deltas: AsyncIterator[Delta], ctx: RequestContext
-) -> AsyncIterator[bytes]:
-    """Relay a stream's events; an error mid-stream becomes an error event, then ``[DONE]``."""
+) -> Stream:
+    """Return the stream of ``events`` (made from ``deltas``), ending in ``[DONE]``."""
+    return Stream(_guarded(events, ctx), deltas)
+
+
+async def _guarded(events: AsyncIterator[bytes], ctx: RequestContext) -> AsyncIterator[bytes]:
+    """An error mid-stream becomes an error event; a client gone counts as ``abort``."""
     try:
         async for event in events:
             yield event
     except ModelServiceError as exc:
         finished(ctx, "error")
         yield sse(exc.body())
-    except asyncio.CancelledError:  # the client went away: the generation stops with it
+    except (asyncio.CancelledError, GeneratorExit):  # the client went away
         finished(ctx, "abort")
         raise
     finally:
-        await deltas.aclose()
+        await events.aclose()
     yield SSE_DONE
 
 
 async def relay(
     model: OpenAIProxy, path: str, request: BaseModel, ctx: RequestContext
-) -> dict[str, Any] | AsyncIterator[bytes]:
+) -> dict[str, Any] | Stream:
     """Forward the request to a remote engine; answer under our model name."""
     body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
     answer = await model.forward(path, body, ctx)
@@ -88,23 +93,18 @@ async def relay(
         answer["model"] = model.name
         finished(ctx, "stop")
         return answer
-    return _relay_events(model.name, answer, ctx)
+    return Stream(_relay_events(model.name, answer, ctx), answer)
 
 
 async def _relay_events(
     name: str, events: AsyncIterator[dict[str, Any]], ctx: RequestContext
 ) -> AsyncIterator[bytes]:
     reason = None
-    try:
-        async for event in events:
-            if "model" in event:
-                event["model"] = name
-            for choice in event.get("choices") or ():
-                reason = (choice.get("finish_reason") if isinstance(choice, dict) else None) or (
-                    reason
-                )
-            yield sse(event)
-    finally:
-        await events.aclose()
+    async for event in events:
+        if "model" in event:
+            event["model"] = name
+        for choice in event.get("choices") or ():
+            reason = (choice.get("finish_reason") if isinstance(choice, dict) else None) or reason
+        yield sse(event)
     finished(ctx, reason)
     yield SSE_DONE
