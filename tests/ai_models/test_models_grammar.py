@@ -286,3 +286,26 @@ def test_a_hugging_face_tokenizer_gets_the_same_guarantee(tiny_lm):
         assert tokens[-1] == tokenizer.eos_token_id
         jsonschema.validate(json.loads(tokenizer.decode(tokens[:-1])), schema)
     grammar.close()
+
+
+@pytest.mark.parametrize(
+    "schema, shortest",
+    [
+        ({"type": "array", "items": {"type": "string"}}, "[]"),
+        (
+            {"type": "object", "properties": {"tags": {"type": "array"}}, "required": ["tags"]},
+            '{"tags": []}',
+        ),
+        ({"type": "object"}, "{}"),
+        ({"type": "array", "items": {"type": "string"}, "minItems": 1}, '[""]'),
+        ({"type": "string", "maxLength": 5}, '""'),
+    ],
+)
+def test_the_way_out_takes_the_shorter_of_a_quote_and_a_closer(grammar, schema, shortest):
+    state = grammar.state(grammar.compile(fmt(schema)))
+    matcher, tokens = state.matcher.deep_copy(), []
+    while not matcher.is_stopped():
+        tokens.append(state._closing_token(matcher))
+        assert matcher.consume_token(tokens[-1])
+    assert text_of(tokens) == shortest
+    assert state.closing_length() == len(tokens) + (tokens[-1] != EOS)

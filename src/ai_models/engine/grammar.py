@@ -218,6 +218,9 @@ class JsonGrammar:
         candidates = np.flatnonzero(rank > -np.inf)
         order = candidates[np.argsort(-rank[candidates], kind="stable")]
         self.order = order
+        # Tokens that end an array or object, for the case where the best pick opens a string.
+        self._closers = np.array([i for i in order if pieces[i] in (b"]", b"}")], dtype=np.int64)
+        self._quotes = {int(i) for i in order if pieces[i] == b'"'}
         self._order_word = (order >> 5).astype(np.intp)
         self._order_bit = (np.uint32(1) << (order & 31).astype(np.uint32)).astype(np.uint32)
 
@@ -335,6 +338,14 @@ class JsonGrammar:
             start = end
         return self.stop_token_ids[0]  # nothing allowed: the matcher is in error; end it
 
+    def closer_allowed(self, words: np.ndarray) -> int | None:
+        """Return a ``]`` or ``}`` token whose bit is set in ``words``, if any."""
+        words = words.view(np.uint32)
+        for token in self._closers:
+            if words[token >> 5] & (np.uint32(1) << np.uint32(token & 31)):
+                return int(token)
+        return None
+
 
 class GrammarState:
     """One sequence's position in its grammar, and whether it is closing the document."""
@@ -380,7 +391,17 @@ class GrammarState:
 
     def _closing_token(self, matcher: llg.LLMatcher) -> int:
         self._fill(matcher, self._row)
-        return self.grammar.first_allowed(self._row)
+        token = self.grammar.first_allowed(self._row)
+        if token in self.grammar._quotes:
+            # A quote ranks first because it ends a string, but right after "[" it would open
+            # one (``[""]``); when the quote could be followed by another, it opens a string,
+            # so an allowed "]" or "}" is the shorter way out.
+            closer = self.grammar.closer_allowed(self._row)
+            if closer is not None:
+                fork = matcher.deep_copy()
+                if fork.consume_token(token) and fork.validate_tokens([token]) == 1:
+                    return closer
+        return token
 
     def _walk_out(self, matcher: llg.LLMatcher, limit: int) -> int | None:
         """Follow the greedy way out on ``matcher``; count its tokens, the end token included
