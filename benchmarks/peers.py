@@ -173,6 +173,25 @@ class Server:
     extra: dict = field(default_factory=dict)
     peak_rss: int = 0
 
+    def cpu(self) -> float:
+        """Return the CPU seconds (user + system) the process tree has used so far."""
+        total = 0.0
+        for proc in self.tree():
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
+    def tree(self) -> list[psutil.Process]:
+        """Return the process and its descendants (empty once it is gone)."""
+        try:
+            root = psutil.Process(self.process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
     def rss(self) -> int:
         """Return the summed RSS of the process and its descendants now."""
         try:
@@ -461,6 +480,12 @@ class Results:
         self.samples: dict[tuple[str, str], list[float]] = {}
         self.counts: dict[tuple[str, str], list[int]] = {}
 
+    def add_cpu(self, server: str, metric: str, units: int, process: Server, before: float) -> None:
+        """Record ``units`` per CPU-second the server's process tree spent since ``before``."""
+        spent = process.cpu() - before
+        if spent > 0:
+            self.add(server, f"cpu {metric}", units / spent)
+
     def add(self, server: str, metric: str, value: float) -> None:
         self.samples.setdefault((server, metric), []).append(value)
 
@@ -489,11 +514,14 @@ def generation_pair(
         if "generation" in args.sections:
             for clients in args.clients:
                 for server in order:
+                    cpu = server.cpu()
                     seconds, replies = chat_batch(
                         server, texts, clients, args.requests_for(clients), args.tokens
                     )
-                    rate = sum(r.tokens for r in replies) / seconds
+                    tokens = sum(r.tokens for r in replies)
+                    rate = tokens / seconds
                     results.add(key[server.name], f"tokens/s {clients}", rate)
+                    results.add_cpu(key[server.name], f"tokens/s {clients}", tokens, server, cpu)
                     say(round_, server, f"{clients:>2} clients {rate:7.1f} tokens/s", replies)
         if "ttft" in args.sections:
             clients = max(args.clients)
@@ -508,8 +536,11 @@ def generation_pair(
         if "json" in args.sections:
             clients = max(args.clients)
             for server in order:
+                cpu = server.cpu()
                 seconds, replies = chat_batch(server, texts, clients, 1, args.tokens, schema=True)
-                rate = sum(r.tokens for r in replies) / seconds
+                tokens = sum(r.tokens for r in replies)
+                rate = tokens / seconds
+                results.add_cpu(key[server.name], "json tokens/s", tokens, server, cpu)
                 good = sum(valid(r) for r in replies)
                 results.add(key[server.name], "json tokens/s", rate)
                 results.count(key[server.name], "json valid", good, len(replies))
@@ -542,8 +573,10 @@ def embeddings_pair(args: argparse.Namespace, ours: Server, peer: Server, result
             requests = max(1, args.embed_requests // size)
             for server in order:
                 offset = round_ * 100_000
+                cpu = server.cpu()
                 seconds, done = embed_batch(server, size, clients, requests, offset)
                 rate = sum(done) / seconds
+                results.add_cpu(key[server.name], f"embed {size}", sum(done), server, cpu)
                 results.add(key[server.name], f"embed {size}", rate)
                 say(
                     round_,
@@ -594,8 +627,8 @@ def report(args: argparse.Namespace, results: Results, peaks: dict[str, int]) ->
     """Print the table of ratios (ours/peer, each from its own alternated pairing) and targets."""
     rows: list[tuple[str, str, float | None, float | None, str]] = []
 
-    def row(metric: str, peer: str, label: str, ours_metric: str | None = None) -> None:
-        ours = results.median(f"ours~{peer}", ours_metric or metric)
+    def row(metric: str, peer: str, label: str) -> None:
+        ours = results.median(f"ours~{peer}", metric)
         theirs = results.median(peer, metric)
         rows.append((label, LABELS[peer], ours, theirs, metric))
 
@@ -608,14 +641,21 @@ def report(args: argparse.Namespace, results: Results, peaks: dict[str, int]) ->
         for size in (1, 32):
             row(f"embed {size}", peer, f"embeddings inputs/s, {size} per request")
     print("\n== summary (ours / peer; each peer measured alternately with ours) ==")
-    print(f"{'metric':<44} {'peer':<19} {'ours':>9} {'peer':>9} {'ours/peer':>10}")
+    print(
+        f"{'metric':<44} {'peer':<19} {'ours':>9} {'peer':>9} {'ours/peer':>10}"
+        f"  {'per server CPU-s':>16}"
+    )
     ratios: dict[tuple[str, str], float] = {}
     for label, peer, ours, theirs, metric in rows:
         if ours is None or theirs is None:
             continue
         ratio = ours / theirs if theirs else float("nan")
         ratios[(peer, metric)] = ratio
-        print(f"{label:<44} {peer:<19} {ours:9.2f} {theirs:9.2f} {ratio:9.2f}x")
+        key = next(k for k, v in LABELS.items() if v == peer)
+        ours_cpu = results.median(f"ours~{key}", f"cpu {metric}")
+        theirs_cpu = results.median(key, f"cpu {metric}")
+        per_cpu = f"{ours_cpu / theirs_cpu:15.2f}x" if ours_cpu and theirs_cpu else ""
+        print(f"{label:<44} {peer:<19} {ours:9.2f} {theirs:9.2f} {ratio:9.2f}x  {per_cpu}")
     for peer in GENERATION_PEERS:
         for metric in ("json valid", "json valid at limit"):
             for who in (f"ours~{peer}", peer):
