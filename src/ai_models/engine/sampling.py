@@ -113,7 +113,9 @@ def _rows(logits: torch.Tensor, picked: list[int], total: int) -> torch.Tensor:
 
 def _maximum(logits: torch.Tensor, rows: list[Sequence]) -> list[int]:
     """Return each row's highest-scoring token, the lowest id among ties."""
-    return logits.max(dim=-1).indices.tolist()
+    if logits.dtype == torch.float32:
+        return logits.argmax(dim=-1).tolist()
+    return logits.max(dim=-1).indices.tolist()  # bf16 argmax is ~8x slower than max on CPU
 
 
 def _greedy(logits: torch.Tensor, rows: list[Sequence], stop_ids: torch.Tensor) -> list[int]:
