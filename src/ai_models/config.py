@@ -33,7 +33,8 @@ ENV_VARS = {
     "MODEL_ID": "name the model is served under; without MODEL_PATH, a registry name or hub id",
     "HOST": "interface `models serve` binds (default 127.0.0.1; 0.0.0.0 in SageMaker mode)",
     "PORT": "port `models serve` listens on (default 8000; SageMaker mode: 8080)",
-    "MAX_BATCH_SIZE": "most requests (embeddings: inputs) run together in one batch (default 16)",
+    "MAX_BATCH_SIZE": "most sequences (classification: inputs; embeddings batch by padded tokens) "
+    "run together in one batch (default 16)",
     "BATCH_WAIT_MS": "under load, how long a batch waits for more requests (default 5)",
     "MAX_QUEUE_SIZE": "sequences (prompts x n) that may wait per generation model, requests per "
     "embeddings/classification model; more are refused with 429 (default 256)",
@@ -45,6 +46,8 @@ ENV_VARS = {
     "CPUs with AMX or AVX-512 BF16, float32 on other CPUs)",
     "MODEL_CPU_THREADS": "torch threads for CPU inference (default: one per physical core the "
     "process may use, at most its container's CPU limit)",
+    "PREFIX_CACHE_MB": "memory for cached prompt prefixes of a generation model, computed once "
+    "and reused by later requests (default 256; 0 turns it off)",
     "MODEL_SERVER_API_KEYS": "comma-separated keys the server accepts as `Authorization: Bearer`",
     "MODEL_SERVER_AUTH_EXEMPT_HEALTH": "true: /healthz, /readyz, /metrics need no key (default)",
     "AI_MODEL_API_KEY": "key sent to a remote OpenAI-compatible engine, and to AI_MODELS_URL",
@@ -95,6 +98,7 @@ class ModelServiceSettings(BaseSettings):
         "auto", pattern=r"^(auto|float32|float16|bfloat16)$", validation_alias="MODEL_DTYPE"
     )
     cpu_threads: int | None = Field(None, ge=1, le=1024, validation_alias="MODEL_CPU_THREADS")
+    prefix_cache_mb: int = Field(256, ge=0, le=1_048_576, validation_alias="PREFIX_CACHE_MB")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, validation_alias="MODEL_SERVER_API_KEYS"
     )

@@ -56,6 +56,7 @@ def test_secrets_can_come_from_files(monkeypatch, tmp_path):
         ("MODEL_DTYPE", "int8"),
         ("MODEL_CPU_THREADS", "0"),
         ("MODEL_CPU_THREADS", "all"),
+        ("PREFIX_CACHE_MB", "-1"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_variable(monkeypatch, name, value):
@@ -73,6 +74,12 @@ def test_dtype_and_threads_default_to_auto_and_are_read_from_the_env(monkeypatch
     monkeypatch.setenv("MODEL_CPU_THREADS", "3")
     settings = load_settings()
     assert (settings.dtype, settings.cpu_threads) == ("float32", 3)
+
+
+def test_prefix_cache_size_defaults_to_256_mb_and_zero_turns_it_off(monkeypatch):
+    assert load_settings().prefix_cache_mb == 256
+    monkeypatch.setenv("PREFIX_CACHE_MB", "0")
+    assert load_settings().prefix_cache_mb == 0
 
 
 def test_secret_values_are_not_echoed(monkeypatch):
