@@ -309,3 +309,32 @@ def test_the_way_out_takes_the_shorter_of_a_quote_and_a_closer(grammar, schema, 
         assert matcher.consume_token(tokens[-1])
     assert text_of(tokens) == shortest
     assert state.closing_length() == len(tokens) + (tokens[-1] != EOS)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"s": {"type": "string"}}, "required": ["s"]},
+        {"type": "array", "items": {"type": "integer"}},
+        {"type": "string"},
+    ],
+)
+def test_a_model_that_never_wants_to_stop_still_ends_within_max_tokens(grammar, schema):
+    compiled = grammar.compile(fmt(schema))
+    for max_tokens in range(8, 40):
+        state = grammar.state(compiled)
+        rng = random.Random(max_tokens)
+        tokens: list[int] = []
+        while not tokens or tokens[-1] != EOS:
+            remaining = max_tokens - len(tokens)
+            state.update_closing(remaining)
+            allowed = np.flatnonzero(state.allowed())
+            # the longest way: never the end, never a closing quote or bracket if avoidable
+            keep_going = [t for t in allowed if t != EOS and b'"' not in TOKENS[t]]
+            keep_going = [t for t in keep_going if b"]" not in TOKENS[t]] or keep_going
+            token = state.guard(int(rng.choice(keep_going or list(allowed))), remaining)
+            assert state.accept(token)
+            tokens.append(token)
+            assert len(tokens) <= max_tokens + CLOSING_ALLOWANCE
+        jsonschema.validate(json.loads(text_of(tokens)), schema)
+        assert len(tokens) <= max_tokens, (max_tokens, text_of(tokens))

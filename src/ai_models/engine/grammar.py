@@ -411,8 +411,9 @@ class GrammarState:
             token = self._closing_token(matcher)
             if not matcher.consume_token(token) or matcher.is_error():
                 return None
-            if matcher.is_stopped():
-                return steps if token in stops else steps + 1
+            if matcher.is_stopped():  # complete; the end token still has to be generated
+                total = steps if token in stops else steps + 1
+                return total if total <= limit else None
         return None
 
     def closing_length(self, limit: int = CLOSING_ALLOWANCE) -> int | None:
@@ -447,7 +448,9 @@ class GrammarState:
             return token
         fork = self.matcher.deep_copy()
         if fork.consume_token(token) and not fork.is_error():
-            if fork.is_stopped() or self._walk_out(fork, remaining - 1) is not None:
+            if token in self.grammar.stop_token_ids:
+                return token
+            if self._walk_out(fork, remaining - 1) is not None:  # the end token counted too
                 return token
         self.closing = True
         return self._closing_token(self.matcher)
