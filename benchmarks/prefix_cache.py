@@ -15,7 +15,8 @@ Workloads, each with ``--clients`` streaming clients that send their requests on
 * ``chat``: 32-token prompts, ``--tokens`` new tokens (greedy, EOS ignored), at 1, 4 and 16
   clients: tokens/s, and the p50 time from submit to first token;
 * ``agent``: every prompt is the same ~600-token system prompt and JSON instructions followed by
-  a different user message, as the agent team sends them: TTFT p50 and tokens/s.
+  a different user message, as the agent team sends them: TTFT p50 and tokens/s. The warm-up
+  sends one such request first, as a server running for the agent team has.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def text(i: int, words: int) -> str:
     return " ".join(WORDS[(i * 7 + k) % len(WORDS)] for k in range(words))
 
 
-def build_model(path: Path) -> None:
-    """Save a random-weight bf16 model with Qwen2.5-0.5B's dimensions and a tiny tokenizer."""
+def build_model(path: Path, args: argparse.Namespace) -> None:
+    """Save a random-weight bf16 model (Qwen2.5-0.5B's dimensions by default) and a tokenizer."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -55,11 +56,11 @@ def build_model(path: Path) -> None:
 
     tokenizer = build_tiny_tokenizer(path)
     config = Qwen2Config(
-        vocab_size=151936,
-        hidden_size=896,
-        intermediate_size=4864,
-        num_hidden_layers=24,
-        num_attention_heads=14,
+        vocab_size=args.vocab,
+        hidden_size=args.hidden,
+        intermediate_size=args.hidden * 4864 // 896,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
         num_key_value_heads=2,
         max_position_embeddings=4096,
         tie_word_embeddings=True,
@@ -124,7 +125,8 @@ def worker(args: argparse.Namespace) -> None:
 
     results = {}
     try:
-        asyncio.run(run("chat", 2))  # warm-up
+        asyncio.run(run("chat", 2))  # warm-up; a running agent server has seen its prompt
+        asyncio.run(run("agent", 1))
         for workload, clients in args.cases:
             results[f"{workload}/{clients}"] = asyncio.run(run(workload, clients))
     finally:
@@ -140,7 +142,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2, help="requests per client")
     parser.add_argument("--tokens", type=int, default=32, help="new tokens per request")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--model-dir", default="/tmp/paissive-bench-qwen05b")
+    parser.add_argument("--model-dir", default="/tmp/paissive-bench-lm")
+    parser.add_argument("--layers", type=int, default=24, help="(of Qwen2.5-0.5B)")
+    parser.add_argument("--hidden", type=int, default=896)
+    parser.add_argument("--heads", type=int, default=14)
+    parser.add_argument("--vocab", type=int, default=151936)
     parser.add_argument("--chat-clients", default="1,4,16")
     parser.add_argument("--agent-clients", default="16")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -153,9 +159,11 @@ def main() -> None:
         sys.path.insert(0, args.worker)
         worker(args)
         return
-    model_dir = Path(args.model_dir)
+    dims = f"{args.layers}x{args.hidden}x{args.heads}x{args.vocab}"
+    model_dir = Path(args.model_dir) / dims
     if not (model_dir / "config.json").exists():
-        build_model(model_dir)
+        build_model(model_dir, args)
+    args.model_dir = str(model_dir)
     variants = {
         "prefix cache": (str(ROOT / "src"), None),
         "no prefix cache": (str(ROOT / "src"), 0),
@@ -165,11 +173,13 @@ def main() -> None:
     runs: dict[str, list[dict]] = {name: [] for name in variants}
     print(
         f"{len(variants)} variants x {args.rounds} rounds, {args.requests} requests per client, "
-        f"{args.tokens} new tokens, {args.threads} threads, bf16 Qwen2.5-0.5B-sized random model"
+        f"{args.tokens} new tokens, {args.threads} threads, bf16 random model {dims} "
+        "(layers x hidden x heads x vocab)"
     )
     for _ in range(args.rounds):
         for name, (src, cache) in variants.items():
             command = [sys.executable, __file__, "--worker", src, *sys.argv[1:]]
+            command += ["--model-dir", args.model_dir]
             if cache is not None:
                 command += ["--prefix-cache", str(cache)]
             out = subprocess.run(command, capture_output=True, text=True, check=False)

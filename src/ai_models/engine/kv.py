@@ -1,5 +1,7 @@
 """A batch of sequences decoding together: left-padded inputs, attention mask and KV cache.
 
+The scheduler uses it for models the slotted cache (``slots.SlotBatch``) does not support.
+
 Rows can leave (``drop``) and batches can be stacked (``merge``) between steps. Both cut or pad
 the KV cache along its batch and sequence axes, which is safe for transformers' plain
 ``DynamicLayer`` caches; for other cache layouts (sliding windows, quantised caches) merging is

@@ -19,6 +19,7 @@ row overwrites on its next step) and is never attended to by a real token.
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -43,6 +44,16 @@ def supports_slots(model: Any) -> bool:
     if any(kind != "full_attention" for kind in layer_types):
         return False
     return not getattr(config, "use_sliding_window", False)
+
+
+def _takes_mask_mapping(model: Any) -> bool:
+    """Tell whether the model's decoder accepts its masks as a ready mapping by layer type."""
+    decoder = getattr(model, "model", None)
+    try:
+        source = inspect.getsource(type(decoder).forward)
+    except (OSError, TypeError):
+        return False
+    return "isinstance(causal_mask_mapping := attention_mask, dict)" in source
 
 
 def _pow2_at_least(n: int) -> int:
@@ -158,6 +169,7 @@ class SlotBatch:
         self.cache = SlotCache(model, dtype=dtype, device=device)
         self.eager = model.config._attn_implementation == "eager"
         self.mask_dtype = dtype
+        self.mask_mapping = _takes_mask_mapping(model)
         self.sequences: list[Sequence] = []
         self.lengths: list[int] = []  # positions cached per row
         self.next_tokens: list[int] = []  # each row's input at the next decode step
@@ -167,14 +179,23 @@ class SlotBatch:
         """Return the number of rows."""
         return len(self.sequences)
 
-    def _run(self, first: int, inputs: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """Run ``inputs`` [rows, tokens] as slots ``first…`` writing ``cols``; last-token logits."""
+    def _run(
+        self, first: int, inputs: torch.Tensor, cols: torch.Tensor, *, full: bool = False
+    ) -> torch.Tensor:
+        """Run ``inputs`` [rows, tokens] as slots ``first…`` writing ``cols``; last-token logits.
+
+        ``full``: each row has one token and attends to every column, so where the model takes
+        its masks as a mapping it runs without one (attention's unmasked, faster kernels).
+        """
         self.cache.prepare(first, cols)
-        columns = torch.arange(self.cache._width, device=self.device)
-        mask = (columns <= cols.unsqueeze(-1)).unsqueeze(1)  # [rows, 1, tokens, width]
-        if self.eager:
-            zero = torch.zeros((), dtype=self.mask_dtype, device=self.device)
-            mask = torch.where(mask, zero, torch.finfo(self.mask_dtype).min)
+        if full and self.mask_mapping:
+            mask: Any = {"full_attention": None}
+        else:
+            columns = torch.arange(self.cache._width, device=self.device)
+            mask = (columns <= cols.unsqueeze(-1)).unsqueeze(1)  # [rows, 1, tokens, width]
+            if self.eager:
+                zero = torch.zeros((), dtype=self.mask_dtype, device=self.device)
+                mask = torch.where(mask, zero, torch.finfo(self.mask_dtype).min)
         out = self.model(
             input_ids=inputs,
             attention_mask=mask,
@@ -191,7 +212,8 @@ class SlotBatch:
         cols = torch.tensor(self.lengths, dtype=torch.long).unsqueeze(-1)
         self.cache.reserve(count, max(self.lengths) + 1, max_slots=self.max_slots)
         inputs = torch.tensor(self.next_tokens, dtype=torch.long).unsqueeze(-1)
-        logits = self._run(0, inputs.to(self.device), cols.to(self.device))
+        full = min(self.lengths) == max(self.lengths)  # e.g. a single row
+        logits = self._run(0, inputs.to(self.device), cols.to(self.device), full=full)
         self.lengths = [length + 1 for length in self.lengths]
         return logits
 
