@@ -13,8 +13,12 @@ thread pool is per process) with the same random-weight Qwen2 LM built once (``-
 B, ... so drift on a shared machine hits both alike; the table gives each setting's median
 tokens/s and its ratio to the best, per client count.
 
-Figures behind the defaults (2-core AMD EPYC with AVX-512 BF16, no hyper-threads, shared with
-other jobs; ``--qwen --rounds 3 --tokens 32 --requests 2``): see docs/models.md, "CPU defaults".
+Figures behind the defaults (2-core AMD EPYC with AVX-512 BF16, no hyper-threads, load average
+12-20 from other jobs, so absolute rates are low; ``--qwen --threads 0 1 --dtype auto --clients
+1 16 --rounds 3``), median tokens/s, default = all 2 cores, bf16:
+
+    1 client:   default 1.4 (runs 1.3, 1.9, 1.4)    1 thread 0.8 (0.9, 0.8, 0.6)   0.58x
+    16 clients: default 12.1 (14.8, 12.1, 11.9)     1 thread 7.2 (7.2, 7.3, 6.7)   0.60x
 """
 
 from __future__ import annotations
