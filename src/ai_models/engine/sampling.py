@@ -4,11 +4,10 @@ Rows are independent: each has its own sampling parameters and its own random ge
 when the request gives a ``seed``), so a request's output does not depend on its batch-mates.
 
 Plain greedy rows (temperature 0, no grammar, penalty or bias) take the maximum of the model's
-own logits in their own dtype: no float copy of the vocabulary. ``max`` rather than ``argmax``:
-on CPU, torch's bf16 ``argmax`` is about 8x slower than its ``max`` (which returns the first
-maximal index, as ``argmax`` does), so ties resolve to the lowest token id either way. Only the
-other rows are copied to float32 for penalties, bias, grammar and sampling.
-"""
+own logits in their own dtype: no float copy of the vocabulary (bf16/fp16 through ``max``, as
+torch's bf16 ``argmax`` is about 8x slower on CPU; both return the lowest id among ties). Only
+the other rows are copied to float32 for penalties, bias, grammar and sampling; sampled rows
+draw with one uniform number each (inverse CDF) and find their top-p nucleus without a sort."""
 
 from __future__ import annotations
 
