@@ -34,7 +34,10 @@ if TYPE_CHECKING:
     from ai_models.metrics import ModelMetrics
 
 logger = logging.getLogger(__name__)
-INSTALL_HINT = 'the llama-cpp backend needs llama-cpp-python: pip install "paissive-income[gguf]"'
+INSTALL_HINT = (
+    'the llama-cpp backend needs llama-cpp-python: pip install "paissive-income[gguf]" '
+    "(or use backend transformers, which loads a GGUF dequantized: slower, 4-8x the memory)"
+)
 DEFAULT_CONTEXT = 8192  # the KV cache llama.cpp allocates when nothing smaller is configured
 
 
