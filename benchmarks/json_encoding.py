@@ -22,7 +22,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ai_models.entrypoints.responses import dumps, sse, usage  # noqa: E402
+from ai_models.entrypoints.serving_engine import dumps, sse, usage  # noqa: E402
 
 
 def embedding_body(vectors: list[np.ndarray], *, as_lists: bool) -> dict:

@@ -29,7 +29,7 @@ from ai_models.entrypoints.protocol import (
     CompletionRequest,
     EmbeddingRequest,
 )
-from ai_models.entrypoints.responses import respond
+from ai_models.entrypoints.serving_engine import respond
 from ai_models.errors import AuthenticationError, InvalidRequestError, error_body
 from ai_models.registry import Task
 

@@ -27,10 +27,6 @@ if TYPE_CHECKING:
     from ai_models.metrics import ModelMetrics
 
 
-# An old operation's answer; goes once no backend defines ``embeddings()`` any more.
-Result = dict[str, Any] | AsyncIterator[str]
-
-
 @dataclass(frozen=True)
 class GenerateRequest:
     """What a text generation model is asked to do, already checked against its limits.

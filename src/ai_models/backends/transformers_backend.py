@@ -108,6 +108,7 @@ class TransformersBackend(Backend):
             batch_wait_s=settings.batch_wait_s,
             max_queue=settings.max_queue_size,
             metrics=metrics,
+            prefix_cache_bytes=settings.prefix_cache_mb * 2**20,
         )
         return LocalGenerator(
             spec,

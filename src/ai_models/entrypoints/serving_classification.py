@@ -6,8 +6,7 @@ from typing import Any
 
 from ai_models.backends.base import OpenAIProxy, RequestContext, ServedModel
 from ai_models.entrypoints import protocol
-from ai_models.entrypoints.responses import new_id, now, usage
-from ai_models.entrypoints.serving_engine import finished, relay
+from ai_models.entrypoints.serving_engine import finished, new_id, now, relay, usage
 
 
 async def create(

@@ -8,8 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from ai_models.backends.base import OpenAIProxy, RequestContext, ServedModel
 from ai_models.entrypoints import protocol
-from ai_models.entrypoints.responses import Stream, envelope, new_id, now, sse, usage
-from ai_models.entrypoints.serving_engine import Tally, collect, finished, guarded, relay
+from ai_models.entrypoints.serving_engine import (
+    Stream,
+    Tally,
+    collect,
+    envelope,
+    finished,
+    guarded,
+    new_id,
+    now,
+    relay,
+    sse,
+    usage,
+)
 
 if TYPE_CHECKING:
     from ai_models.engine.sequence import Delta

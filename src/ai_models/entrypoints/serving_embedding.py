@@ -10,8 +10,7 @@ import numpy as np
 
 from ai_models.backends.base import OpenAIProxy, RequestContext, ServedModel
 from ai_models.entrypoints import protocol
-from ai_models.entrypoints.responses import usage
-from ai_models.entrypoints.serving_engine import finished, relay
+from ai_models.entrypoints.serving_engine import finished, relay, usage
 from ai_models.errors import InvalidRequestError
 
 
