@@ -752,9 +752,11 @@ def run(args: argparse.Namespace, watch: MemoryWatch) -> None:
     head = subprocess.run(
         ["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"], capture_output=True, text=True
     ).stdout.strip()
+    head = head or f"no git checkout ({ROOT})"
+    ours = " ".join(args.ours_env) or "default settings"
     print(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
-        f"working tree at {head or '?'}; ours with {' '.join(args.ours_env) or 'default settings'}"
+        f"working tree at {head}; ours with {ours}"
     )
     peers = []
     for peer in args.peers:
