@@ -19,6 +19,11 @@ Figures behind the defaults (2-core AMD EPYC with AVX-512 BF16, no hyper-threads
 
     1 client:   default 1.4 (runs 1.3, 1.9, 1.4)    1 thread 0.8 (0.9, 0.8, 0.6)   0.58x
     16 clients: default 12.1 (14.8, 12.1, 11.9)     1 thread 7.2 (7.2, 7.3, 6.7)   0.60x
+
+and ``--threads 0 --dtype auto float32``: float32 against the auto default (bf16 here):
+
+    1 client:   auto 1.4 (1.5, 1.1, 1.4)            float32 0.5 (0.4, 0.5, 0.7)    0.37x
+    16 clients: auto 10.9 (10.9, 7.5, 12.4)         float32 3.4 (3.4, 3.0, 4.1)    0.31x
 """
 
 from __future__ import annotations
