@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from argon2 import PasswordHasher
@@ -16,7 +17,22 @@ from paissive_income.config import Settings, load_settings
 from web_support import AuthActions
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+
+def _worker_redis_url(url: str | None) -> str | None:
+    """Give each pytest-xdist worker a Redis database of its own (gw0 the given one, gw1 the
+    one below it, …), so queue names and keys of parallel tests never meet."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    db = int(parts.path.strip("/") or 0) - int(worker[2:])
+    if db < 0:
+        raise pytest.UsageError(f"TEST_REDIS_URL: no Redis database left for worker {worker}")
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+TEST_REDIS_URL = _worker_redis_url(os.environ.get("TEST_REDIS_URL"))
 
 DATABASES = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
 # CI sets this so that tests needing PostgreSQL, Redis or Chromium fail instead of skipping.
