@@ -424,7 +424,8 @@ def test_a_failed_run_shows_its_error_and_resume_finishes_it(site):
 
 
 def assert_fits_a_phone(page) -> None:
-    """Fail if the page scrolls sideways at 390 px."""
+    """Fail if the page, once loaded with its stylesheets, scrolls sideways at 390 px."""
+    page.wait_for_load_state("load")  # a click may return before the next page's CSS applies
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"{page.url} is {width} px wide on a 390 px phone"
 
