@@ -13,8 +13,8 @@ LAZY_COMMANDS = {
     "db": ("paissive_income.db.cli:db", "Manage the database schema."),
     "users": ("paissive_income.auth.cli:users", "Manage user accounts."),
     "deploy": (
-        "ai_models.serving.cli:deploy",
-        "Write Docker, Kubernetes or cloud deployment files.",
+        "paissive_income.deploy.cli:deploy",
+        "Write deployment files: the framework's stack, or the model server alone.",
     ),
     "models": ("ai_models.cli:models", "Manage and serve AI models."),
     "run": ("agent_team.cli:run", "Turn a market segment into a plan in the foreground."),
