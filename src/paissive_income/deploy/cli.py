@@ -12,6 +12,7 @@ import click
 from ai_models.serving.cli import deploy as model_server_deploy
 from ai_models.serving.fields import split_image
 from ai_models.serving.output import OutputFile, write_files
+from paissive_income.deploy.secrets_files import secrets_command
 from paissive_income.deploy.stack import DEFAULT_IMAGE, IMAGE_NAME
 
 # Stack target -> "module:function" taking the image reference and returning the files.
@@ -88,5 +89,5 @@ for _target in STACK_TARGETS:
 deploy = click.Group(
     name="deploy",
     help="Write deployment files: the framework's stack, or the model server alone.",
-    commands={**model_server_deploy.commands, "stack": stack},
+    commands={**model_server_deploy.commands, "stack": stack, "secrets": secrets_command},
 )
