@@ -124,13 +124,9 @@ def effective_env(docs: list[dict], container: dict) -> dict[str, str]:
     return env
 
 
-def stack_problems(
-    docs: list[dict], skip: tuple[str, ...] = (), env_changes: dict[str, str] | None = None
-) -> list[str]:
-    """Every app workload runs stack.py's command, env and secret files; infra its image.
-
-    ``skip`` leaves services out; ``env_changes`` are settings an overlay changes on purpose.
-    """
+def stack_problems(docs: list[dict], skip: tuple[str, ...] = ()) -> list[str]:
+    """Every app workload (but ``skip``) runs stack.py's command, env and secret files;
+    infra services run their image."""
     problems = []
     found = workloads(docs)
     for service in (*stack.APP_SERVICES, *stack.INFRA_SERVICES):
@@ -147,8 +143,7 @@ def stack_problems(
                 problems.append(f"{service.name}: command {main.get('command')}")
         elif main["image"] != service.image:
             problems.append(f"{service.name}: image {main['image']}")
-        changes = {k: v for k, v in (env_changes or {}).items() if k in service.env}
-        if effective_env(docs, main) != {**service.env, **files, **changes}:
+        if effective_env(docs, main) != {**service.env, **files}:
             problems.append(f"{service.name}: env differs from stack.py")
         problems += _secret_file_problems(workload, main, service)
     return problems

@@ -2,24 +2,21 @@
 
 The container, its args, env, probes, /dev/shm and the HPA's metric are the model-server
 generator's own output (``server_type="vllm"``); this module only fits them into the stack:
-the Service `ai-models` on port 8000 stays, so AI_MODELS_URL is unchanged, the API key comes
-from the stack's Secret key `ai_model_api_key`, and the model cache is the stack's volume.
+the Service `ai-models` on port 8000 stays, so AI_MODELS_URL is unchanged; vLLM answers to
+AI_CHAT_MODEL's name (as the Compose gpu profile's does), so the agents' env is unchanged too;
+the API key comes from the stack's Secret key `ai_model_api_key`; the model cache is the
+stack's volume.
 """
 
 from __future__ import annotations
 
-from ai_models.registry import DEFAULT_CHAT_HUB_ID
 from ai_models.serving import kubernetes_manifests, kubernetes_vllm
 from ai_models.serving.kubernetes import KubernetesConfig
 from ai_models.serving.output import OutputFile
 from paissive_income.deploy import stack
-from paissive_income.deploy.kubernetes_apps import (
-    APP_CONFIG,
-    MODEL_CLAIM,
-    MODEL_STARTUP_SECONDS,
-    MODELS_CONFIG,
-    config_of,
-)
+from paissive_income.deploy.compose_gpu import GPU_COUNT, chat_spec
+from paissive_income.deploy.compose_gpu import RESOURCES as GPU_RESOURCES
+from paissive_income.deploy.kubernetes_apps import MODEL_CLAIM, MODEL_STARTUP_SECONDS, MODELS_CONFIG
 from paissive_income.deploy.kubernetes_objects import (
     NAMESPACE,
     checksum,
@@ -29,9 +26,6 @@ from paissive_income.deploy.kubernetes_objects import (
 )
 from paissive_income.deploy.kubernetes_overlays import overlay
 
-GPU_RESOURCES = stack.Resources("2", "8Gi", "8", "16Gi")  # host side: loading and tokenising
-GPU_COUNT = 1  # a 0.5B model fits one GPU; tensor parallelism follows the count
-MAX_MODEL_LEN = 8192  # the registry's context length of the default chat model
 # One replica per GPU; the generator scales on vLLM's queue (prometheus-adapter's metric).
 GPU_SCALING = (1, 2)
 API_KEY_SECRET = "ai_model_api_key"  # the stack's Secret key (the generator's is upper case)
@@ -40,14 +34,14 @@ API_KEY_SECRET = "ai_model_api_key"  # the stack's Secret key (the generator's i
 def vllm_config() -> KubernetesConfig:
     """The model-server generator's config for ai-models on vLLM."""
     low, high = GPU_SCALING
-    resources = GPU_RESOURCES
+    resources, spec = GPU_RESOURCES, chat_spec()
     return KubernetesConfig(
         name=stack.AI_MODELS.name,
         namespace=NAMESPACE,
         server_type="vllm",
         vllm_image=stack.VLLM_IMAGE,
-        model_id=DEFAULT_CHAT_HUB_ID,
-        max_model_len=MAX_MODEL_LEN,
+        model_id=spec.source,
+        max_model_len=spec.options.context_length,
         gpu_count=GPU_COUNT,
         port=stack.AI_MODELS.port,
         cpu_request=resources.cpu_request,
@@ -62,17 +56,13 @@ def vllm_config() -> KubernetesConfig:
     )
 
 
-def app_config() -> dict[str, str]:
-    """The app services' env on gpu: vLLM serves the model under its Hub id."""
-    _, data = config_of(stack.WEB)
-    return {**data, "AI_CHAT_MODEL": DEFAULT_CHAT_HUB_ID}
-
-
 def pod_template(config: KubernetesConfig) -> dict:
-    """The generator's vLLM pod, with the stack's labels, Secret key and model volume."""
+    """The generator's vLLM pod, with the stack's labels, model name, Secret key and volume."""
     spec = kubernetes_manifests.pod_spec(config)
     spec["securityContext"] = pod_security(stack.RUNTIME_UID)  # fsGroup: the volume is writable
     for container in spec["containers"]:
+        args = container["args"]
+        args[args.index("--served-model-name") + 1] = stack.CHAT_MODEL  # AI_CHAT_MODEL
         for variable in container.get("env", []):
             ref = variable.get("valueFrom", {}).get("secretKeyRef")
             if ref and ref["name"] == stack.SECRET_OBJECT:
@@ -124,25 +114,7 @@ def gpu_files() -> list[OutputFile]:
             [{"op": "remove", "path": "/spec/minAvailable"}, _add_max_unavailable()],
         ),
     }
-    data = app_config()
-    config_map = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": APP_CONFIG, "namespace": NAMESPACE},
-    }
-    rolled = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": service.name, "namespace": NAMESPACE},
-            "spec": {
-                "template": {"metadata": {"annotations": {"checksum/config": checksum(data)}}}
-            },
-        }
-        for service in (stack.WEB, stack.WORKER)
-    ]
-    patches = {"app-config.yaml": [{**config_map, "data": data}, *rolled]}
-    return overlay("gpu", ["../prod"], patches, json_patches)
+    return overlay("gpu", ["../prod"], {}, json_patches)
 
 
 def _add_max_unavailable() -> dict:
