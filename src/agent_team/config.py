@@ -28,6 +28,9 @@ ENV_VARS = {
     "AGENT_WORKERS": "runs one worker process (or the embedded consumer) works on at once",
     "AGENT_HEARTBEAT_SECONDS": "how often a working run proves it is alive (default 10)",
     "AGENT_STALE_SECONDS": "a running run silent this long is requeued (default 120)",
+    "AGENT_MODEL_WAIT_SECONDS": "how long a run waits for a model server that is starting, "
+    "loading its model or overloaded before it fails (default: 600 in workers, 0 for "
+    "`paissive-income run`, which reports the error at once)",
 }
 
 
@@ -58,6 +61,10 @@ class AgentSettings(BaseSettings):
     workers: int = Field(2, ge=1, le=64, validation_alias="AGENT_WORKERS")
     heartbeat_seconds: float = Field(10, gt=0, le=3600, validation_alias="AGENT_HEARTBEAT_SECONDS")
     stale_seconds: float = Field(120, gt=0, le=86_400, validation_alias="AGENT_STALE_SECONDS")
+    # None: the caller's default (workers wait; the foreground `run` command does not).
+    model_wait_seconds: float | None = Field(
+        None, ge=0, le=86_400, validation_alias="AGENT_MODEL_WAIT_SECONDS"
+    )
 
     @field_validator("agent_models", mode="before")
     @classmethod

@@ -10,7 +10,11 @@ Every model call of the agent team goes through ``StructuredCaller.call``:
 3. replies are cached by a hash of (model, messages, schema, parameters), so an identical call makes
    no model call at all;
 4. tokens in/out and an estimated cost are recorded on a ``UsageMeter``, which stops the run with
-   ``BudgetExceeded`` once its token cap is spent.
+   ``BudgetExceeded`` once its token cap is spent;
+5. a model server that is not there yet (connection refused, 429, 502/503/504: starting, loading
+   its model, restarting, overloaded) is waited for, with backoff, for up to ``model_wait_seconds``
+   (``AGENT_MODEL_WAIT_SECONDS``) before the call fails: in a Compose or Kubernetes stack the model
+   service may take minutes to download and load its model after the workers are up.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -52,6 +57,20 @@ class StructuredOutputError(LLMError):
 
 class ModelUnavailableError(LLMError):
     """The model server could not be reached or refused the call."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient  # the server may answer later: worth waiting for
+
+
+# Statuses a starting, loading or overloaded server answers with; anything else is final.
+TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
+MAX_WAIT_STEP_SECONDS = 10.0
+
+
+def sleep_between_tries(seconds: float, reason: str) -> None:
+    """Wait before trying the model server again (the default ``waiter``)."""
+    time.sleep(seconds)
 
 
 class BudgetExceeded(LLMError):
@@ -160,11 +179,17 @@ class StructuredCaller:
         cache: Cache | None = None,
         prices: Mapping[str, Price] | None = None,
         retry_budget: int = 2,
+        model_wait_seconds: float = 0.0,
+        waiter: Callable[[float, str], None] = sleep_between_tries,
     ) -> None:
         self._client = client
         self._cache = cache
         self._prices = dict(prices or {})
         self._retry_budget = retry_budget
+        # How long a call waits for a server that is not there yet; ``waiter(seconds, reason)``
+        # sleeps between tries (a worker's waiter also reports progress and honours cancelling).
+        self._model_wait_seconds = model_wait_seconds
+        self._waiter = waiter
 
     def call(
         self,
@@ -189,7 +214,9 @@ class StructuredCaller:
         # to the model, never read as 1 (a 100% share) or 3 — values the model did not give.
         for attempt in range(1, self._retry_budget + 2):
             meter.check()
-            content, usage = self._complete(model, conversation, output_type, schema, params)
+            content, usage = self._complete_when_up(
+                model, conversation, output_type, schema, params
+            )
             meter.record(usage)
             try:
                 value = output_type.model_validate_json(content, strict=True)
@@ -207,6 +234,27 @@ class StructuredCaller:
             return StructuredResult(value=value, usage=usage, attempts=attempt)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
+    def _complete_when_up(
+        self, model: str, conversation: list[dict], output_type: type[BaseModel], schema, params
+    ) -> tuple[str, CallUsage]:
+        """Make the call, waiting with backoff while the server is starting or overloaded."""
+        deadline = time.monotonic() + self._model_wait_seconds
+        step = 1.0
+        while True:
+            try:
+                return self._complete(model, conversation, output_type, schema, params)
+            except ModelUnavailableError as exc:
+                left = deadline - time.monotonic()
+                if not exc.transient or left <= 0:
+                    if exc.transient and self._model_wait_seconds > 0:
+                        raise ModelUnavailableError(
+                            f"{exc} (still unavailable after waiting "
+                            f"{self._model_wait_seconds:g} s: AGENT_MODEL_WAIT_SECONDS)"
+                        ) from None
+                    raise
+                self._waiter(min(step, left), str(exc))
+                step = min(step * 2, MAX_WAIT_STEP_SECONDS)
+
     def _complete(
         self, model: str, conversation: list[dict], output_type: type[BaseModel], schema, params
     ) -> tuple[str, CallUsage]:
@@ -220,13 +268,15 @@ class StructuredCaller:
             )
         except openai.APIConnectionError as exc:
             raise ModelUnavailableError(
-                f"the model server at {self._client.base_url} cannot be reached ({exc})"
+                f"the model server at {self._client.base_url} cannot be reached ({exc})",
+                transient=True,
             ) from None
         except openai.APIStatusError as exc:
             hint = f" {MODEL_HINT}" if exc.status_code in (404, 503) else ""
             raise ModelUnavailableError(
                 f"model {model!r}: the server answered {exc.status_code}: {_api_message(exc)}."
-                + hint
+                + hint,
+                transient=exc.status_code in TRANSIENT_STATUSES,
             ) from None
         except openai.OpenAIError as exc:
             raise ModelUnavailableError(

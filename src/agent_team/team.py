@@ -19,7 +19,7 @@ from agent_team.config import AgentSettings, load_agent_settings
 from agent_team.runs import service
 from agent_team.runs.models import Run
 from agent_team.runs.tasks import JobQueue, create_huey
-from agent_team.runs.worker import RunExecutor
+from agent_team.runs.worker import WORKER_MODEL_WAIT_SECONDS, RunExecutor
 from paissive_income.cache import Cache
 from paissive_income.config import Settings
 from paissive_income.db import Database
@@ -107,6 +107,7 @@ def build_team(
     *,
     agent_settings: AgentSettings | None = None,
     client_factory=default_client,
+    model_wait_seconds: float = WORKER_MODEL_WAIT_SECONDS,
 ) -> AgentTeam:
     """Build the service from the platform settings: the queue, and an executor for workers."""
     agents = agent_settings or load_agent_settings()
@@ -119,6 +120,7 @@ def build_team(
             settings=agents,
             client_factory=client_factory,
             worker=worker_name(),
+            model_wait_seconds=model_wait_seconds,
         )
 
     queue = JobQueue(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -147,16 +148,97 @@ def test_token_cap_ends_the_run_as_budget_exceeded(database, owner, model):
     assert "1500" in run.error and model.calls() == 5
 
 
-def test_model_server_down_fails_the_run_with_a_clear_message(database, owner):
+def _unreachable_client():
     import openai
 
+    return openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=0)
+
+
+def test_model_server_down_fails_the_run_with_a_clear_message(database, owner):
     run_id = _create(database, owner)
-    executor = executor_for(database, ScriptedModel())
-    executor.client_factory = lambda: openai.OpenAI(
-        base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=0
-    )
+    executor = executor_for(database, ScriptedModel(), AGENT_MODEL_WAIT_SECONDS=0)
+    executor.client_factory = _unreachable_client
     assert executor.execute(run_id) == "failed"
     assert "cannot be reached" in _run(database, run_id).error
+
+
+def test_a_worker_waits_for_the_model_server_then_fails_naming_the_setting(database, owner):
+    run_id = _create(database, owner)
+    executor = executor_for(database, ScriptedModel(), AGENT_MODEL_WAIT_SECONDS=1.5)
+    executor.client_factory = _unreachable_client
+    assert executor.execute(run_id) == "failed"
+    error = _run(database, run_id).error
+    assert "cannot be reached" in error and "AGENT_MODEL_WAIT_SECONDS" in error
+    with database.session() as session:
+        steps = [e.detail.get("step") for e in events.events_since(session, run_id=run_id)]
+    # Said once, although the run tried the server several times.
+    assert sum("waiting for the model server" in (s or "") for s in steps) == 1
+
+
+class _StartingServer:
+    """A model server that answers 503 (loading) or refuses connections, then comes up."""
+
+    def __init__(self, model: ScriptedModel, failures: list[str]) -> None:
+        self.model, self.failures, self.tries = model, list(failures), 0
+
+    def handler(self, request):
+        import httpx
+
+        self.tries += 1
+        if self.failures:
+            kind = self.failures.pop(0)
+            if kind == "refused":
+                raise httpx.ConnectError("connection refused", request=request)
+            return httpx.Response(int(kind), json={"error": {"message": "model is loading"}})
+        return self.model.handler(request)
+
+    def client(self):
+        import httpx
+        import openai
+
+        transport = httpx.MockTransport(self.handler)
+        return openai.OpenAI(
+            base_url="http://starting.test/v1",
+            api_key="k",
+            max_retries=0,
+            http_client=httpx.Client(transport=transport),
+        )
+
+
+@pytest.mark.parametrize("failures", [["refused", "503"], ["503", "502", "429"]])
+def test_a_run_started_before_its_model_server_is_up_waits_and_succeeds(database, owner, failures):
+    run_id = _create(database, owner)
+    server = _StartingServer(ScriptedModel(), failures)
+    executor = executor_for(database, server.model, AGENT_MODEL_WAIT_SECONDS=60)
+    executor.client_factory = server.client
+    assert executor.execute(run_id) == "succeeded"
+    assert server.tries == server.model.calls() + len(failures)
+
+
+@pytest.mark.parametrize("status", ["500", "404", "400"])
+def test_a_final_refusal_is_not_waited_for(database, owner, status):
+    run_id = _create(database, owner)
+    server = _StartingServer(ScriptedModel(), [status] * 50)
+    executor = executor_for(database, server.model, AGENT_MODEL_WAIT_SECONDS=60)
+    executor.client_factory = server.client
+    assert executor.execute(run_id) == "failed" and server.tries == 1
+    assert f"answered {status}" in _run(database, run_id).error
+
+
+def test_cancelling_a_run_that_waits_for_the_model_server_ends_it(database, owner):
+    run_id = _create(database, owner)
+    executor = executor_for(database, ScriptedModel(), AGENT_MODEL_WAIT_SECONDS=600)
+    executor.client_factory = _unreachable_client
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("s", executor.execute(run_id)))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "waiting" not in (_run(database, run_id).step or ""):
+        time.sleep(0.1)
+    with database.session() as session:
+        service.cancel_run(session, owner_id=owner[0], run_id=run_id)
+    thread.join(timeout=30)
+    assert result == {"s": "cancelled"}
 
 
 def test_cached_rerun_makes_no_model_call(database, owner, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -130,6 +131,11 @@ class RunStore:
             return session.get(Run, self.run_id).niche_index
 
 
+# A worker started beside a model service that is still downloading or loading its model waits
+# this long for it before failing the run (AGENT_MODEL_WAIT_SECONDS overrides).
+WORKER_MODEL_WAIT_SECONDS = 600.0
+
+
 class RunExecutor:
     """Runs one claimed run to its end, recording progress, usage and the final status."""
 
@@ -141,9 +147,13 @@ class RunExecutor:
         settings: AgentSettings,
         client_factory: Callable[[], openai.OpenAI],
         worker: str,
+        model_wait_seconds: float = WORKER_MODEL_WAIT_SECONDS,
     ) -> None:
         self.database, self.cache, self.settings = database, cache, settings
         self.client_factory, self.worker = client_factory, worker
+        # AGENT_MODEL_WAIT_SECONDS when set, else the caller's default for this executor.
+        chosen = settings.model_wait_seconds
+        self.model_wait_seconds = model_wait_seconds if chosen is None else chosen
         self.listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
 
     def execute(self, run_id: int) -> str:
@@ -173,13 +183,16 @@ class RunExecutor:
         return status.value
 
     def _context(self, run: Run, meter: UsageMeter) -> StageContext:
+        run_id = run.id
+        waits: list[str] = []  # what this run last said it waits for: said once, not per try
         caller = StructuredCaller(
             self.client_factory(),
             cache=self.cache,
             prices=self.settings.prices,
             retry_budget=self.settings.retry_budget,
+            model_wait_seconds=self.model_wait_seconds,
+            waiter=lambda seconds, why: self._wait_for_model(run_id, seconds, why, meter, waits),
         )
-        run_id = run.id
         return StageContext(
             brief=brief_of(run),
             model=run.model,
@@ -249,6 +262,20 @@ class RunExecutor:
                 detail={"step": step, "tokens": meter.total_tokens},
             )
             session.commit()
+
+    def _wait_for_model(
+        self, run_id: int, seconds: float, reason: str, meter: UsageMeter, waits: list[str]
+    ) -> None:
+        """Sleep before the next try at the model server, showing why; stop if cancelled."""
+        if self._cancel_requested(run_id):
+            raise RunCancelled("the run was cancelled")
+        step = f"waiting for the model server: {reason}"
+        if waits[-1:] != [step]:
+            waits.append(step)
+            self._progress(run_id, step, meter)
+        time.sleep(seconds)
+        if self._cancel_requested(run_id):
+            raise RunCancelled("the run was cancelled")
 
     def _cancel_requested(self, run_id: int) -> bool:
         """Say whether to stop: the run is cancelled, or another worker has taken it over."""
