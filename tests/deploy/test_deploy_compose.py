@@ -162,9 +162,11 @@ def test_vllm_wrapper_reads_the_key_file_and_passes_the_arguments(
     fake.write_text('#!/bin/sh\nprintf "%s\\n" "$VLLM_API_KEY" "$@"\n')
     fake.chmod(0o755)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin", compose_gpu.KEY_FILE_ENV: str(tmp_path / "key")}
-    argv = [*entrypoint, *entry["command"]]
+    extra = ["two words", "*", "$HOME"]  # what an operator might append: passed through as is
+    argv = [*entrypoint, *entry["command"], *extra]
     result = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
-    assert result.stdout.splitlines() == ["k3y with 'quotes' $(x)", "serve", *entry["command"]]
+    expected = ["k3y with 'quotes' $(x)", "serve", *entry["command"], *extra]
+    assert result.stdout.splitlines() == expected
 
 
 def test_every_interpolated_variable_is_in_env_example() -> None:
@@ -181,10 +183,12 @@ def test_interpolate_agrees_with_docker_compose(resolved: dict) -> None:
     """`interpolate` (for readers of the raw file, like the process test) resolves as Compose."""
     defaults = {name: value for name, (value, _) in env_variables(stack.DEFAULT_IMAGE).items()}
     raw = _raw()["services"]
-    for name, entry in resolved["services"].items():
-        if name in raw and "environment" in raw[name]:
-            mine = {k: interpolate(str(v), defaults) for k, v in raw[name]["environment"].items()}
-            assert mine == entry["environment"], name
+    for variables in (defaults, {}):  # .env present, or every default from the file itself
+        for name, entry in resolved["services"].items():
+            if "environment" in raw[name]:
+                env = raw[name]["environment"].items()
+                assert {k: interpolate(str(v), variables) for k, v in env} == entry["environment"]
+        assert interpolate(raw["web"]["image"], variables) == stack.DEFAULT_IMAGE
     script = _raw()["services"][compose_gpu.NAME]["entrypoint"][2]
     assert interpolate(script, {}) == compose_gpu.entrypoint()[2]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 from pathlib import Path
@@ -65,6 +66,7 @@ def test_runtime_stage_is_slim_non_root_and_probed() -> None:
     assert final["EXPOSE"].value == (str(stack.WEB.port),)
     assert final["CMD"].json and list(final["CMD"].value) == ["paissive-income", "web"]
     assert final["HEALTHCHECK"].value == ("CMD", "python", "-m", "paissive_income.healthcheck")
+    assert importlib.util.find_spec("paissive_income.healthcheck") is not None
     copies = [c for c in _final_stage() if c.cmd == "COPY"]
     assert [c.flags for c in copies] == [("--from=builder",)]  # only the venv, no sources
     labels = dict(zip(final["LABEL"].value[::2], final["LABEL"].value[1::2], strict=True))
@@ -150,6 +152,7 @@ def test_every_copy_source_reaches_the_builder() -> None:
         "docs/deployment.md",
         "docker-compose.yml",
         "src/paissive_income/__pycache__/cli.cpython-311.pyc",
+        "src/paissive_income/__pycache__",
         "src/paissive_income/cli.pyc",
         "src/paissive_income.egg-info/PKG-INFO",
         "src/.pytest_cache/v/cache",
@@ -185,7 +188,9 @@ def test_dockerignore_keeps_out(path: str) -> None:
         ("**/tests", "src/tests/a.py", True),
         ("docs/**", "docs/a/b.md", True),
         ("docs/**", "docsx", False),
-        ("**foo", "a/barfoo", True),  # moby's suffix shortcut: a plain string suffix
+        ("**foo", "a/barfoo", True),
+        ("**/__pycache__", "__pycache__", True),
+        ("**/__pycache__", "a/__pycache__/b", True),  # moby's suffix shortcut: a plain string suffix
         ("*\n!src\nsrc/x", "src/x/y.py", True),
         ("*\n!src", "src/x/y.py", False),
         ("*\n!src", "src2/y.py", True),

@@ -28,9 +28,10 @@ def test_writes_every_secret_random_and_private(tmp_path: Path) -> None:
     result = _run("--out", str(folder))
     assert result.exit_code == 0, result.output
     assert result.output.split() == [str(folder / name) for name in stack.SECRETS]
-    assert stat.S_IMODE(folder.stat().st_mode) == secrets_files.FOLDER_MODE
+    # The folder is private; the files are readable inside containers by user 10001.
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for name in stack.SECRETS:
-        assert stat.S_IMODE((folder / name).stat().st_mode) == secrets_files.FILE_MODE
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o644
     values = _read(folder)
     assert len(values["secret_key"]) >= 48 and len(values["ai_model_api_key"]) >= 32
     assert not any(value.endswith("\n") or not value for value in values.values())
