@@ -188,9 +188,9 @@ def test_dockerignore_keeps_out(path: str) -> None:
         ("**/tests", "src/tests/a.py", True),
         ("docs/**", "docs/a/b.md", True),
         ("docs/**", "docsx", False),
-        ("**foo", "a/barfoo", True),
+        ("**foo", "a/barfoo", True),  # moby's suffix shortcut: a plain string suffix
         ("**/__pycache__", "__pycache__", True),
-        ("**/__pycache__", "a/__pycache__/b", True),  # moby's suffix shortcut: a plain string suffix
+        ("**/__pycache__", "a/__pycache__/b", True),
         ("*\n!src\nsrc/x", "src/x/y.py", True),
         ("*\n!src", "src/x/y.py", False),
         ("*\n!src", "src2/y.py", True),
