@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import dockerfile
@@ -202,3 +204,26 @@ def test_dockerignore_keeps_out(path: str) -> None:
 )
 def test_dockerignore_rules_follow_docker(ignore: str, path: str, left_out: bool) -> None:
     assert excluded(path, read_patterns(ignore)) is left_out
+
+
+@pytest.mark.slow
+def test_the_regular_install_ships_every_source_file(tmp_path: Path) -> None:
+    """Build the project's wheel from the context the builder sees, as `pip install .` does.
+
+    The image installs the project as a regular (not editable) package, so only what the wheel
+    holds reaches the runtime: templates, static files and migrations included.
+    """
+    patterns = read_patterns(_rendered(".dockerignore"))
+    context = tmp_path / "context"
+    tracked = [path for path in _context_files() if (REPO / path).is_file()]
+    for path in tracked:
+        if not excluded(path, patterns):
+            (context / path).parent.mkdir(parents=True, exist_ok=True)
+            (context / path).write_bytes((REPO / path).read_bytes())
+    argv = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    subprocess.run([*argv, "-w", str(tmp_path), str(context)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    sources = [path for path in tracked if path.startswith("src/") and "egg-info" not in path]
+    missing = [path for path in sources if path.removeprefix("src/") not in shipped]
+    assert sources and missing == [], f"the image would lack {missing[:10]}"
