@@ -8,7 +8,7 @@
 #
 # Order: the migration Job is deleted (a Job's pod template is immutable, so a new image needs a
 # new Job), the overlay is applied with the image set, the Job must complete, then the rollouts.
-# Needs kubectl and kustomize; DEPLOY_TIMEOUT (default 10m) bounds each wait.
+# Needs kubectl and kustomize; DEPLOY_TIMEOUT (default 15m) bounds each wait.
 set -eu
 
 # One line on stderr (control characters in a bad value shown as '?'), exit 2.
@@ -29,7 +29,7 @@ matches() {
 overlay=$1
 namespace=$2
 image=$3
-timeout=${DEPLOY_TIMEOUT:-10m}
+timeout=${DEPLOY_TIMEOUT:-15m}
 
 [ -f "$overlay/kustomization.yaml" ] || fail "OVERLAY: no kustomization.yaml in '$overlay'"
 # A DNS label; an image reference of registry/path:tag or @digest characters only (no spaces,
@@ -40,7 +40,7 @@ reference='([a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?/)?[a-z0-9]([a-z0-9._/-]*[a-z0-9])?
 reference="$reference(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?"
 matches "$image" "$reference" ||
   fail "IMAGE: '$image' is not an image reference (registry/name:tag)"
-matches "$timeout" '[0-9]+[smh]' || fail "DEPLOY_TIMEOUT: '$timeout' is not a duration like 10m"
+matches "$timeout" '[0-9]+[smh]' || fail "DEPLOY_TIMEOUT: '$timeout' is not a duration like 15m"
 for tool in kubectl kustomize; do
   command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed"
 done

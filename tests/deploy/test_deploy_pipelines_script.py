@@ -74,10 +74,10 @@ def test_sets_the_image_replaces_the_job_applies_then_waits(world) -> None:
         ("kustomize", str(overlay), f"edit set image paissive-income={IMAGE}"),
         ("kubectl", str(REPO), f"delete job migrate {ns} --ignore-not-found --wait=true"),
         ("kubectl", str(REPO), f"apply --kustomize {overlay}"),
-        ("kubectl", str(REPO), f"wait --for=condition=complete job/migrate {ns} --timeout 10m"),
-        ("kubectl", str(REPO), f"rollout status deployment/web {ns} --timeout 10m"),
-        ("kubectl", str(REPO), f"rollout status deployment/worker {ns} --timeout 10m"),
-        ("kubectl", str(REPO), f"rollout status deployment/ai-models {ns} --timeout 10m"),
+        ("kubectl", str(REPO), f"wait --for=condition=complete job/migrate {ns} --timeout 15m"),
+        ("kubectl", str(REPO), f"rollout status deployment/web {ns} --timeout 15m"),
+        ("kubectl", str(REPO), f"rollout status deployment/worker {ns} --timeout 15m"),
+        ("kubectl", str(REPO), f"rollout status deployment/ai-models {ns} --timeout 15m"),
     ]
     assert f"{IMAGE} is live in paissive-income-dev" in result.stdout
 
