@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pipeline_facts import AWS_DEPLOY, AWS_PIPELINE, AZURE, BUILDSPEC, GITHUB, GITLAB, load
+from pipeline_facts import AWS_DEPLOY, AWS_PIPELINE, AZURE, BUILDSPEC, GITHUB, GITLAB, REPO, load
 
 
 @pytest.mark.parametrize("path", [BUILDSPEC, AWS_DEPLOY], ids=lambda p: p.name)
@@ -145,3 +145,24 @@ def test_deploys_never_overlap() -> None:
     assert load(AZURE)["lockBehavior"] == "sequential"
     # CodePipeline runs one execution per stage at a time (SUPERSEDED mode, the default).
     assert "ExecutionMode" not in load(AWS_PIPELINE)["Resources"]["Pipeline"]["Properties"]
+
+
+def test_every_pipeline_builds_the_root_dockerfile() -> None:
+    """`docker build -t paissive-income .` from the repository root, on every platform."""
+    assert (REPO / "Dockerfile").is_file()
+    steps = [s for job in load(GITHUB)["jobs"].values() for s in job["steps"]]
+    [build] = [s["with"] for s in steps if "build-push-action" in s.get("uses", "")]
+    assert build["context"] == "." and "file" not in build and build["push"] is True
+    [docker] = [
+        s["inputs"]
+        for st in load(AZURE)["stages"]
+        for j in st["jobs"]
+        for s in j.get("steps", [])
+        if "task" in s
+    ]
+    assert (docker["Dockerfile"], docker["buildContext"]) == ("Dockerfile", ".")
+    gitlab = "\n".join(load(GITLAB)["build-image"]["script"])
+    aws = "\n".join(load(BUILDSPEC)["phases"]["build"]["commands"])
+    for text in (gitlab, aws):
+        [command] = [line for line in text.splitlines() if line.startswith("docker build ")]
+        assert command.endswith(" .") and " -f " not in command, command
