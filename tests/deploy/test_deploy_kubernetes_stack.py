@@ -218,6 +218,11 @@ def test_gpu_runs_the_generators_vllm_container_behind_the_same_service(
         "name": stack.SECRET_OBJECT,
         "key": "ai_model_api_key",
     }
+    # the model lands on the stack's volume, writable by the pod's group
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    cache = next(v for v in pod(models)["volumes"] if v["name"] == mounts[stack.MODEL_CACHE])
+    assert cache["persistentVolumeClaim"]["claimName"] == "ai-models-cache"
+    assert pod(models)["securityContext"]["fsGroup"] == stack.RUNTIME_UID
     shm = next(v for v in pod(models)["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
     assert any(m["mountPath"] == "/dev/shm" for m in container["volumeMounts"])

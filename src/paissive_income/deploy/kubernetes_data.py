@@ -89,11 +89,12 @@ def postgres_statefulset() -> dict:
     volumes = writable_volumes(POSTGRES_WRITABLE)
     volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": POSTGRES_SHM}})
     volumes.append(secret_volume(sorted(set(pg.secrets.values()))))
-    claim = manifest("v1", "PersistentVolumeClaim", "data", pg.name)
-    del claim["apiVersion"], claim["kind"], claim["metadata"]["namespace"]
-    claim["spec"] = {
-        "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": pg.storage}},
+    claim = {
+        "metadata": {"name": "data", "labels": labels(pg.name)},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": pg.storage}},
+        },
     }
     body = manifest("apps/v1", "StatefulSet", pg.name, pg.name)
     body["spec"] = {
