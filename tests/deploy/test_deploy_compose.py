@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from docker_stack_support import (
 )
 
 from ai_models.serving import vllm
+from ai_models.serving.fields import cpu_cores, memory_bytes
 from paissive_income.cli import main
 from paissive_income.deploy import compose_gpu, stack
 from paissive_income.deploy.compose import env_variables, interpolate, render_docker_stack
@@ -97,14 +99,47 @@ def test_app_services_run_what_stack_py_says(resolved: dict, service: stack.AppS
     assert entry["read_only"] is True and entry["tmpfs"] == ["/tmp"]
     targets = {volume["target"] for volume in entry["volumes"]}
     assert targets == set(service.writable) - {"/tmp"}
-    limits = entry["deploy"]["resources"]["limits"]
-    assert float(limits["cpus"]) == float(service.resources.cpu_limit.rstrip("m")) / (
-        1000 if service.resources.cpu_limit.endswith("m") else 1
-    )
+    assert _resources(entry) == _stack_resources(service.resources)
     if service.port is not None:
         url = f"http://127.0.0.1:{service.port}{service.ready_path}"
         assert entry["environment"]["HEALTHCHECK_URL"] == url
         assert entry["healthcheck"]["test"] == ["CMD", *HEALTHCHECK]
+
+
+def _resources(entry: dict) -> tuple:
+    """(cpu limit, memory limit, cpu reservation, memory reservation) in cores and bytes."""
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    resources = entry["deploy"]["resources"]
+
+    def amounts(part: dict) -> tuple:
+        memory = str(part["memory"])
+        return Decimal(str(part["cpus"])), int(memory[:-1]) * units[memory[-1]]
+
+    return (*amounts(resources["limits"]), *amounts(resources["reservations"]))
+
+
+def _stack_resources(resources: stack.Resources) -> tuple:
+    return (
+        cpu_cores(resources.cpu_limit),
+        memory_bytes(resources.memory_limit),
+        cpu_cores(resources.cpu_request),
+        memory_bytes(resources.memory_request),
+    )
+
+
+@pytest.mark.parametrize("service", stack.INFRA_SERVICES, ids=lambda s: s.name)
+def test_infrastructure_is_what_stack_py_says(resolved: dict, service: stack.InfraService) -> None:
+    entry = resolved["services"][service.name]
+    assert entry["image"] == service.image
+    env = {**service.env, **stack.secret_files(service, stack.COMPOSE_SECRETS_DIR)}
+    assert entry.get("environment", {}) == env
+    assert [volume["target"] for volume in entry["volumes"]] == [service.data_path]
+    assert _resources(entry) == _stack_resources(service.resources)
+
+
+def test_gpu_service_has_the_gpu_resources(resolved_gpu: dict) -> None:
+    entry = resolved_gpu["services"][compose_gpu.NAME]
+    assert _resources(entry) == _stack_resources(compose_gpu.RESOURCES)
 
 
 def test_start_order_waits_for_migration_and_healthy_infrastructure(resolved: dict) -> None:
