@@ -139,7 +139,7 @@ def test_infrastructure_is_what_stack_py_says(resolved: dict, service: stack.Inf
 
 def test_gpu_service_has_the_gpu_resources(resolved_gpu: dict) -> None:
     entry = resolved_gpu["services"][compose_gpu.NAME]
-    assert _resources(entry) == _stack_resources(compose_gpu.RESOURCES)
+    assert _resources(entry) == _stack_resources(stack.GPU_RESOURCES)
 
 
 def test_start_order_waits_for_migration_and_healthy_infrastructure(resolved: dict) -> None:

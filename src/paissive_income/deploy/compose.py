@@ -17,6 +17,7 @@ from paissive_income.deploy.stack import (
     APP_SERVICES,
     COMPOSE_SECRETS_DIR,
     DEFAULT_IMAGE,
+    GPU_RESOURCES,
     IMAGE_VERSION,
     INFRA_SERVICES,
     INSTANCE_PATH,
@@ -42,7 +43,6 @@ SECRETS_FOLDER = "./secrets"
 START_SECONDS = {WEB.name: 60, "worker": 60, AI_MODELS.name: STARTUP_SECONDS}
 # Seconds between SIGTERM and SIGKILL: a worker finishes its running stage, PostgreSQL shuts
 # down cleanly (no recovery at the next start); the Kubernetes stack uses the same values.
-GRACE_SECONDS = {"worker": 60, POSTGRES.name: 60}
 HARDENING = {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"]}
 
 
@@ -118,7 +118,7 @@ def compose_file(image: str) -> dict:
     services[compose_gpu.NAME] = compose_gpu.vllm_service(
         networks=_model_networks(compose_gpu.NAME),
         volume=_volume(MODEL_CACHE),
-        deploy=_deploy(compose_gpu.RESOURCES),
+        deploy=_deploy(GPU_RESOURCES),
     )
     for infra in INFRA_SERVICES:
         services[infra.name] = infra_service(infra)
@@ -166,7 +166,7 @@ def app_service(app: AppService, image: str) -> dict:
     entry["volumes"] = [_volume(path) for path in app.writable if path != TMP]
     entry.update(HARDENING)
     entry["restart"] = "unless-stopped" if app.scaling else "no"
-    entry["stop_grace_period"] = f"{GRACE_SECONDS.get(app.name, 30)}s"
+    entry["stop_grace_period"] = f"{app.grace_seconds}s"
     if app.port is None:
         entry["healthcheck"] = {"disable": True}  # one-shot: the image's web probe means nothing
     else:
@@ -243,7 +243,7 @@ def infra_service(infra: InfraService) -> dict:
     # The images start as root to fix their data folder's owner, then drop to their own user.
     entry["security_opt"] = HARDENING["security_opt"]
     entry["restart"] = "unless-stopped"
-    entry["stop_grace_period"] = f"{GRACE_SECONDS.get(infra.name, 30)}s"
+    entry["stop_grace_period"] = f"{infra.grace_seconds}s"
     entry["healthcheck"] = _healthcheck(_infra_probe(infra), 30, interval=10)
     entry["deploy"] = _deploy(infra.resources)
     return entry

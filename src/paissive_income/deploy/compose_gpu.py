@@ -16,17 +16,13 @@ from paissive_income.deploy.stack import (
     AI_MODELS,
     CHAT_MODEL,
     COMPOSE_SECRETS_DIR,
+    GPU_COUNT,
     VLLM_IMAGE,
-    Resources,
 )
 
 NAME = f"{AI_MODELS.name}-gpu"
 INIT_NAME = "model-cache-init"
 PROFILE = "gpu"
-GPU_COUNT = 1  # a 0.5B model fits one GPU; tensor parallelism spans exactly the reserved GPUs
-# Host side of vLLM (loading, tokenising, CUDA graphs): more than our CPU server's limits.
-# The same values as the Kubernetes gpu overlay's (kubernetes_gpu.GPU_RESOURCES).
-RESOURCES = Resources("2", "8Gi", "8", "16Gi")
 KEY_FILE_ENV = f"{vllm.API_KEY_ENV}_FILE"
 WRAPPER_NAME = "vllm-serve"  # $0 of the wrapper script, shown by ps
 

@@ -32,7 +32,6 @@ MIGRATE_DEADLINE = 1800
 # starts load it from there in seconds. 20 minutes covers 1 MB/s.
 MODEL_STARTUP_SECONDS = 1200
 APP_STARTUP_SECONDS = 120
-GRACE_SECONDS = {"web": 30, "worker": 60, "ai-models": 30, "migrate": 30}
 INGRESS_HOST = "paissive-income.base.invalid"  # every overlay replaces it
 INGRESS_TLS_SECRET = "paissive-income-tls"
 INGRESS_CLASS = "nginx"
@@ -117,7 +116,7 @@ def pod_spec(service: stack.AppService, image: str) -> dict:
         "serviceAccountName": service.name,
         "automountServiceAccountToken": False,
         "securityContext": pod_security(stack.RUNTIME_UID),
-        "terminationGracePeriodSeconds": GRACE_SECONDS[service.name],
+        "terminationGracePeriodSeconds": service.grace_seconds,
     }
     if service.scaling is None:
         spec["restartPolicy"] = "Never"  # the Job retries with a fresh pod (logs kept)

@@ -67,7 +67,7 @@ def _infra_pod(service: stack.InfraService, container: dict, volumes: list) -> d
             "serviceAccountName": service.name,
             "automountServiceAccountToken": False,
             "securityContext": pod_security(service.run_as, service.run_as),
-            "terminationGracePeriodSeconds": 60,  # a clean shutdown: no recovery at next start
+            "terminationGracePeriodSeconds": service.grace_seconds,  # clean: no recovery at start
             "containers": [container],
             "volumes": volumes,
         },

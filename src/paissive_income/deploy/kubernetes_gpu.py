@@ -14,8 +14,7 @@ from ai_models.serving import kubernetes_manifests, kubernetes_vllm
 from ai_models.serving.kubernetes import KubernetesConfig
 from ai_models.serving.output import OutputFile
 from paissive_income.deploy import stack
-from paissive_income.deploy.compose_gpu import GPU_COUNT, chat_spec
-from paissive_income.deploy.compose_gpu import RESOURCES as GPU_RESOURCES
+from paissive_income.deploy.compose_gpu import chat_spec
 from paissive_income.deploy.kubernetes_apps import MODEL_CLAIM, MODEL_STARTUP_SECONDS, MODELS_CONFIG
 from paissive_income.deploy.kubernetes_objects import (
     NAMESPACE,
@@ -34,7 +33,7 @@ API_KEY_SECRET = "ai_model_api_key"  # the stack's Secret key (the generator's i
 def vllm_config() -> KubernetesConfig:
     """The model-server generator's config for ai-models on vLLM."""
     low, high = GPU_SCALING
-    resources, spec = GPU_RESOURCES, chat_spec()
+    resources, spec = stack.GPU_RESOURCES, chat_spec()
     return KubernetesConfig(
         name=stack.AI_MODELS.name,
         namespace=NAMESPACE,
@@ -42,7 +41,7 @@ def vllm_config() -> KubernetesConfig:
         vllm_image=stack.VLLM_IMAGE,
         model_id=spec.source,
         max_model_len=spec.options.context_length,
-        gpu_count=GPU_COUNT,
+        gpu_count=stack.GPU_COUNT,
         port=stack.AI_MODELS.port,
         cpu_request=resources.cpu_request,
         cpu_limit=resources.cpu_limit,

@@ -77,6 +77,7 @@ class AppService:
     scaling: Scaling | None = None  # None: a one-shot job
     writable: tuple[str, ...] = ("/tmp",)  # the root file system is read-only
     reaches: tuple[str, ...] = ()  # services it calls (NetworkPolicy, depends_on)
+    grace_seconds: int = 30  # SIGTERM to SIGKILL: time to finish what it is doing
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class InfraService:
     data_path: str | None = None
     storage: str | None = None  # size of its volume claim
     run_as: int = 999  # the image's own non-root user
+    grace_seconds: int = 30  # SIGTERM to SIGKILL: time to finish what it is doing
 
 
 def app_env() -> dict[str, str]:
@@ -147,6 +149,7 @@ WORKER = AppService(
     scaling=Scaling(replicas=2, min_replicas=2, max_replicas=8),
     writable=("/tmp", INSTANCE_PATH),
     reaches=("postgres", "redis", "ai-models"),
+    grace_seconds=60,  # a worker finishes its running jobs' current work before it exits
 )
 AI_MODELS = AppService(
     name="ai-models",
@@ -183,6 +186,7 @@ POSTGRES = InfraService(
     secrets={"POSTGRES_PASSWORD": "postgres_password"},
     data_path="/var/lib/postgresql/data",
     storage="10Gi",
+    grace_seconds=60,  # a clean shutdown checkpoints; a killed one replays its WAL
 )
 REDIS = InfraService(
     name="redis",
@@ -193,6 +197,11 @@ REDIS = InfraService(
 )
 INFRA_SERVICES = (POSTGRES, REDIS)
 MODEL_STORAGE = "20Gi"  # the model volume: Hugging Face downloads of the served model
+
+# The GPU option (Compose profile and Kustomize overlay `gpu`): the model service as vLLM.
+GPU_COUNT = 1  # a 0.5B model fits one GPU; tensor parallelism spans exactly the reserved GPUs
+# Host side of vLLM (loading, tokenising, CUDA graphs): more than our CPU server's limits.
+GPU_RESOURCES = Resources("2", "8Gi", "8", "16Gi")
 
 
 def secret_files(service: AppService | InfraService, directory: str) -> dict[str, str]:
