@@ -24,7 +24,7 @@ def _cli(tmp_path, *args, input=None, **env):
 def test_help_lists_commands(tmp_path):
     result = _cli(tmp_path, "--help")
     assert result.returncode == 0
-    for command in ("serve", "db", "users", "deploy", "models"):
+    for command in ("serve", "web", "db", "users", "deploy", "models", "worker"):
         assert command in result.stdout
 
 

@@ -14,25 +14,39 @@ from agent_team.config import load_agent_settings
 from agent_team.plan import STAGE_ORDER
 from agent_team.render import plan_markdown
 from agent_team.runs import service
+from agent_team.runs.health_server import ConsumerState, HealthServer, WorkerCollector
 from agent_team.runs.models import Run, RunStatus
 from agent_team.team import build_team
 from paissive_income.auth.models import Role, User
 from paissive_income.cache import create_cache
 from paissive_income.cli_support import current_settings, fail_cleanly, open_database
+from paissive_income.config import ConfigError
 from paissive_income.db import migrate
 from paissive_income.db.base import MAX_INTEGER_ID
+from paissive_income.observability.logging import configure_logging
 from paissive_income.projects.models import Project
 from paissive_income.projects.schemas import ProjectIn
 
 LOCAL_OWNER = "local@paissive.invalid"
+DEFAULT_HEALTH_PORT = 8001
 
 
 @click.command()
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Runs worked at once.")
+@click.option(
+    "--health-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of /healthz, /readyz and /metrics on 0.0.0.0 (env WORKER_HEALTH_PORT, "
+    "default 8001; 0: none).",
+)
 @fail_cleanly
-def worker(workers: int | None) -> None:
-    """Work queued analysis runs until stopped (SIGINT/SIGTERM finish the current stage)."""
+def worker(workers: int | None, health_port: int | None) -> None:
+    """Work queued analysis runs until stopped (SIGTERM lets running jobs finish first)."""
+    if health_port is None:
+        health_port = _health_port_from_env()
     settings = current_settings()
+    configure_logging(settings.log_level)  # JSON lines, as the web and the model server write
     database = open_database(settings)
     team = build_team(
         settings,
@@ -40,8 +54,54 @@ def worker(workers: int | None) -> None:
         create_cache(redis_url=settings.redis_url, directory=settings.cache_path),
         agent_settings=load_agent_settings(),
     )
+    state = ConsumerState()
+    health = _start_health_server(health_port, database, team.queue.huey, state)
     click.echo("agent-team worker: waiting for jobs", err=True)
-    team.queue.consume(workers=workers or team.settings.workers, block=True)
+    try:
+        # TERM is graceful: docker stop and Kubernetes let the running jobs finish (a second
+        # TERM, or INT, stops at once; a cut-off run is resumed by the next sweep).
+        team.queue.consume(
+            workers=workers or team.settings.workers,
+            block=True,
+            graceful_signal="TERM",
+            on_start=state.started,
+        )
+    finally:
+        if health is not None:
+            health.stop()
+
+
+def _health_port_from_env() -> int:
+    """Read WORKER_HEALTH_PORT (default 8001), or raise ConfigError naming it."""
+    raw = os.environ.get("WORKER_HEALTH_PORT", "").strip()
+    if not raw:
+        return DEFAULT_HEALTH_PORT
+    if not (raw.isascii() and raw.isdigit() and int(raw) <= 65535):
+        raise ConfigError(f"WORKER_HEALTH_PORT: must be a port number 0-65535 (got {raw!r})")
+    return int(raw)
+
+
+def _start_health_server(port: int, database, huey, state: ConsumerState) -> HealthServer | None:
+    """Serve the worker's probes and metrics on ``port`` (None when 0)."""
+    if port == 0:
+        return None
+    checks = {
+        "database": database.check_connection,
+        "queue": huey.storage.queue_size,  # Redis answers LLEN, SQLite a count
+        "consumer": state.check,
+    }
+    try:
+        server = HealthServer(
+            host="0.0.0.0",
+            port=port,
+            checks=checks,
+            collector=WorkerCollector(huey.storage.queue_size, state),
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"--health-port {port}: cannot listen ({exc.strerror or exc})"
+        ) from None
+    return server.start()
 
 
 @click.command(name="run")

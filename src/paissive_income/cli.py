@@ -10,6 +10,10 @@ import click
 # means a command's heavy imports (torch, transformers) happen only when that command runs.
 LAZY_COMMANDS = {
     "serve": ("paissive_income.web.cli:serve", "Serve the web interface."),
+    "web": (
+        "paissive_income.web.cli:web",
+        "Serve the web interface under gunicorn (containers).",
+    ),
     "db": ("paissive_income.db.cli:db", "Manage the database schema."),
     "users": ("paissive_income.auth.cli:users", "Manage user accounts."),
     "deploy": (

@@ -38,6 +38,7 @@ def _env(tmp_path, database_url: str, models_url: str, **extra) -> dict[str, str
         "AI_MODELS_URL": models_url,
         "AI_CHAT_MODEL": "scripted",
         "LOG_LEVEL": "WARNING",
+        "WORKER_HEALTH_PORT": "0",  # two tests' workers would both want 8001
         **extra,
     }
 

@@ -59,6 +59,7 @@ def environment(tmp_path: Path, database_url: str, models_url: str, **extra: str
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
         AI_MODELS_URL=models_url,
         AI_CHAT_MODEL="scripted",
+        WORKER_HEALTH_PORT="0",  # parallel tests' workers would all want 8001
         **extra,
     )
     return env

@@ -9,8 +9,10 @@ so a killed worker's run continues within about ``stale_seconds`` of a consumer 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -85,18 +87,35 @@ class JobQueue:
             self.enqueue(run_id)
         return ids
 
-    def consume(self, *, workers: int, block: bool) -> Consumer:
-        """Sweep, then work jobs with ``workers`` threads, in the foreground or the background."""
+    def consume(
+        self,
+        *,
+        workers: int,
+        block: bool,
+        graceful_signal: str = "INT",
+        on_start: Callable[[Consumer], None] | None = None,
+    ) -> Consumer:
+        """Sweep, then work jobs with ``workers`` threads, in the foreground or the background.
+
+        In the foreground huey handles the signals: ``graceful_signal`` (``INT`` or ``TERM``)
+        lets running jobs finish, the other signal stops at once. In the background the
+        caller's handlers are kept. ``on_start`` gets the consumer before it starts.
+        """
         self.sweep()
         threading.Thread(target=self._sweep_forever, name="agent-team-sweeper", daemon=True).start()
-        consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+        consumer = self.huey.create_consumer(
+            workers=workers, worker_type="thread", periodic=False, graceful_signal=graceful_signal
+        )
+        if on_start is not None:
+            on_start(consumer)
         if block:
             try:
-                consumer.run()  # handles SIGINT/SIGTERM: finishes running jobs, then returns
+                consumer.run()  # returns once the running jobs finished (or at once)
             finally:
                 self._stop.set()
         else:
-            consumer.start()
+            with _signals_kept():
+                consumer.start()
         return consumer
 
     def stop(self, consumer: Consumer) -> None:
@@ -110,3 +129,21 @@ class JobQueue:
                 self.sweep()
             except Exception:  # noqa: BLE001 - a database hiccup must not end the sweeper
                 logger.warning("sweeping for stale runs failed", exc_info=True)
+
+
+@contextmanager
+def _signals_kept() -> Iterator[None]:
+    """Restore the SIGINT, SIGTERM and SIGHUP handlers after the block.
+
+    huey's non-blocking ``Consumer.start()`` takes these signals for a loop that only its
+    blocking ``run()`` drives: in a web server (``serve``, a gunicorn worker) Ctrl+C and
+    ``docker stop`` would then be ignored. The server keeps them; the job threads are daemons
+    and stop with the process (the sweeper resumes their runs).
+    """
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    previous = {sig: signal.getsignal(sig) for n in names if (sig := getattr(signal, n, None))}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -1,17 +1,34 @@
-"""Run Alembic migrations programmatically: upgrade, current revision, head check."""
+"""Run Alembic migrations programmatically: upgrade, current revision, head check.
+
+An upgrade runs in one transaction that first takes the database's upgrade lock, so web
+replicas started with ``--migrate`` and the one-shot migration job cannot race: the first
+upgrades, the others wait and then find the schema at head. On PostgreSQL the lock is a
+transaction-level advisory lock taken in the connection Alembic migrates with; on SQLite it is
+the file's write lock (``BEGIN IMMEDIATE``), without which two upgraders both create a table.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from paissive_income.db.session import DatabaseUnavailable
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key of schema upgrades: any fixed 64-bit number that no other code of
+# this database uses (the first 8 bytes of sha256("paissive-income:migrations"), signed).
+MIGRATION_LOCK_KEY = 0x0456_1E7F_AF29_F5F2
+# How long a SQLite upgrader waits for another one's write lock (its busy timeout is shorter).
+SQLITE_LOCK_WAIT_SECONDS = 120.0
 
 
 class _QuietContextFilter(logging.Filter):
@@ -49,5 +66,32 @@ def is_at_head(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision``."""
-    command.upgrade(alembic_config(engine), revision)
+    """Upgrade the schema to ``revision``, one upgrader at a time on PostgreSQL."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        _lock_for_upgrade(connection)  # held until the transaction ends: Alembic migrates in it
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def _lock_for_upgrade(connection: Connection) -> None:
+    """Take the upgrade lock in ``connection``'s transaction, waiting for another upgrader."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        return
+    if connection.dialect.name != "sqlite":
+        return
+    deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
+    while True:
+        try:
+            # pysqlite opens no transaction before DDL; this one holds the write lock throughout.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig):
+                raise
+            if time.monotonic() > deadline:
+                raise DatabaseUnavailable(
+                    f"the database stayed locked by another process for "
+                    f"{SQLITE_LOCK_WAIT_SECONDS:.0f} s; is another upgrade stuck?"
+                ) from None

@@ -1,16 +1,24 @@
-"""``paissive-income serve``: run the web interface the way ``python run_ui.py`` does."""
+"""``paissive-income serve`` (the web UI as ``python run_ui.py`` runs it) and ``web`` (gunicorn).
+
+``web`` is what the image runs: gunicorn on ``0.0.0.0:$PORT`` with gunicorn_conf's settings;
+it upgrades the schema once in the master before any worker forks (``--migrate``, env
+``MIGRATE_ON_START``), and with ``--embedded-worker`` (env ``AGENT_EMBEDDED_WORKER``; ``auto``:
+on when ``REDIS_URL`` is unset) each gunicorn worker also works analysis runs, so the image with
+no configuration at all (SQLite and its job queue in the instance folder) works end to end.
+"""
 
 from __future__ import annotations
 
 import logging
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
 
 import click
 
 from paissive_income.cli_support import current_settings, fail_cleanly, open_database
+from paissive_income.config import ConfigError
 from paissive_income.db import migrate
+
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 log = logging.getLogger(__name__)
 
@@ -29,30 +37,12 @@ def prepare_and_run(host: str | None = None, port: int | None = None) -> None:
     app = create_app(settings)
     # The embedded default: this process also works analysis runs (containers run workers).
     team = app.extensions["agent_team"]
-    with _signals_kept():
-        team.queue.consume(workers=team.settings.workers, block=False)
+    team.queue.consume(workers=team.settings.workers, block=False)
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     click.echo(
         f"pAIssive Income is running at http://{shown_host}:{settings.port}/ (Ctrl+C to stop)"
     )
     app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False, threaded=True)
-
-
-@contextmanager
-def _signals_kept() -> Iterator[None]:
-    """Restore the SIGINT, SIGTERM and SIGHUP handlers after the block.
-
-    huey's non-blocking ``Consumer.start()`` takes these signals for a loop that only its
-    blocking ``run()`` drives: Ctrl+C and ``docker stop`` would then be ignored. The web server
-    keeps them; the job threads are daemons and stop with the process (the sweeper resumes runs).
-    """
-    names = ("SIGINT", "SIGTERM", "SIGHUP")
-    previous = {sig: signal.getsignal(sig) for n in names if (sig := getattr(signal, n, None))}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @click.command()
@@ -62,3 +52,58 @@ def _signals_kept() -> Iterator[None]:
 def serve(host: str | None, port: int | None) -> None:
     """Serve the web interface (SQLite and local cache unless configured otherwise)."""
     prepare_and_run(host, port)
+
+
+@click.command()
+@click.option(
+    "--migrate/--no-migrate",
+    "run_migrations",
+    default=None,
+    help="Upgrade the schema before serving (env MIGRATE_ON_START, default true).",
+)
+@click.option(
+    "--embedded-worker/--no-embedded-worker",
+    default=None,
+    help="Work analysis runs in the web workers too (env AGENT_EMBEDDED_WORKER: auto, true "
+    "or false; auto: when REDIS_URL is unset).",
+)
+@fail_cleanly
+def web(run_migrations: bool | None, embedded_worker: bool | None) -> None:
+    """Serve the web interface and JSON API under gunicorn on 0.0.0.0:$PORT."""
+    if run_migrations is None:
+        run_migrations = env_flag("MIGRATE_ON_START", default=True)
+    if embedded_worker is None:
+        embedded_worker = embedded_worker_choice()
+    settings = current_settings()  # a bad setting is one line here, not one per worker
+    if embedded_worker is None:  # auto: Redis configured means separate worker containers
+        embedded_worker = settings.redis_url is None
+    if run_migrations:
+        database = open_database(settings)
+        migrate.upgrade(database.engine)  # once, in the master, before any worker forks
+        database.dispose()  # no connection may cross the fork
+    from paissive_income.web.gunicorn_app import WebApplication
+
+    WebApplication(embedded_worker=embedded_worker).run()
+
+
+def env_flag(name: str, *, default: bool) -> bool:
+    """Read a true/false variable, or raise ConfigError naming it."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in TRUE_WORDS or raw in FALSE_WORDS:
+        return raw in TRUE_WORDS
+    raise ConfigError(f"{name}: must be true or false (got {os.environ[name]!r})")
+
+
+def embedded_worker_choice() -> bool | None:
+    """Return AGENT_EMBEDDED_WORKER as true, false or None for ``auto`` (the default)."""
+    raw = os.environ.get("AGENT_EMBEDDED_WORKER", "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    if raw in TRUE_WORDS or raw in FALSE_WORDS:
+        return raw in TRUE_WORDS
+    raise ConfigError(
+        f"AGENT_EMBEDDED_WORKER: must be auto, true or false "
+        f"(got {os.environ['AGENT_EMBEDDED_WORKER']!r})"
+    )

@@ -55,6 +55,9 @@ graceful_timeout = 30
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# No gunicornc control socket (gunicorn >= 25.1): a container is managed by signals, and masters
+# sharing a host (tests, several services) would all claim $HOME/.gunicorn/gunicorn.ctl.
+control_socket_disable = True
 # Heartbeat files on tmpfs: a container's overlay disk can stall workers into timeouts.
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
 

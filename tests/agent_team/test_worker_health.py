@@ -1,0 +1,220 @@
+"""The worker's /healthz, /readyz and /metrics: in-process against hostile clients, then for real.
+
+The slow test runs ``paissive-income worker --health-port`` on the scripted model over HTTP and
+stops it with SIGTERM in the middle of a run: the run still finishes, and the exit status is 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from types import SimpleNamespace
+
+import httpx
+import pytest
+from agent_support import make_owner
+from click.testing import CliRunner
+from scripted_model import ScriptedServer
+from sqlalchemy import func, select
+
+from agent_team.runs import service
+from agent_team.runs.health_server import ConsumerState, HealthServer, WorkerCollector
+from agent_team.runs.models import Run, RunArtifact, RunStatus
+from agent_team.runs.tasks import JobQueue, create_huey
+from paissive_income.cli import main
+from paissive_income.db import Database, migrate
+
+
+def _fail() -> None:
+    raise RuntimeError("queue down\nsecond line")
+
+
+def _consumer(alive: bool = True) -> SimpleNamespace:
+    thread = threading.Thread(target=time.sleep, args=(30 if alive else 0,), daemon=True)
+    thread.start()
+    thread.join(0 if alive else 5)
+    return SimpleNamespace(worker_threads=[(None, thread)], stop_flag=threading.Event())
+
+
+@pytest.fixture
+def health():
+    """A health server on a free port whose queue check and size can be switched."""
+    state = ConsumerState()
+    switches = {"queue": lambda: None}
+    server = HealthServer(
+        host="127.0.0.1",
+        port=0,
+        checks={"queue": lambda: switches["queue"](), "consumer": state.check},
+        collector=WorkerCollector(lambda: 3, state),
+    ).start()
+    server.state, server.switches = state, switches
+    server.url = f"http://127.0.0.1:{server.port}"
+    yield server
+    server.stop()
+
+
+def test_healthz_answers_while_readyz_waits_for_the_consumer(health):
+    assert httpx.get(health.url + "/healthz").json() == {"status": "ok"}
+    waiting = httpx.get(health.url + "/readyz")
+    assert waiting.status_code == 503
+    assert waiting.json()["checks"]["consumer"] == "failed: not started yet"
+    health.state.started(_consumer())
+    ready = httpx.get(health.url + "/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ok"
+
+
+def test_readyz_names_each_failure_in_one_line(health):
+    health.state.started(_consumer(alive=False))
+    health.switches["queue"] = _fail
+    body = httpx.get(health.url + "/readyz").json()
+    assert body["failing"] == ["queue", "consumer"]
+    assert body["checks"] == {
+        "queue": "failed: queue down",
+        "consumer": "failed: a job thread has died",
+    }
+    health.state.consumer.stop_flag.set()
+    assert httpx.get(health.url + "/readyz").json()["checks"]["consumer"] == "failed: stopping"
+
+
+def test_metrics_are_the_process_registry_plus_the_worker(health):
+    health.state.started(_consumer())
+    text = httpx.get(health.url + "/metrics").text
+    assert "agent_team_queue_jobs 3.0" in text
+    assert "agent_team_consumer_threads_alive 1.0" in text
+    assert "python_info{" in text  # prometheus_client's default process collectors
+
+
+def test_hostile_requests_do_not_stop_the_server(health):
+    assert httpx.get(health.url + "/../etc/passwd?x=$(id)").status_code == 404
+    assert httpx.post(health.url + "/healthz").status_code == 501
+    responses = []
+    for request in (
+        b"GET /healthz HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n",
+        b"GET /" + b"\xff\x00" * 40_000 + b" HTTP/1.1\r\n\r\n",
+        b"\x16\x03\x01 \xfc\x03\x03 \x00\xff\r\n\r\n",  # binary garbage, one line
+    ):
+        with socket.create_connection(("127.0.0.1", health.port), timeout=5) as raw:
+            raw.sendall(request)
+            responses.append(raw.recv(4096))
+    assert [response.split(b"\r\n")[0] for response in responses[:3]] == [
+        b"HTTP/1.0 431 Line too long",
+        b"HTTP/1.0 431 Too many headers",
+        b"HTTP/1.0 414 Request-URI Too Long",
+    ]
+    assert b"Error code: 400" in responses[3]  # http.server answers it as HTTP/0.9
+    # A client that connects and sends nothing holds its own thread only.
+    with socket.create_connection(("127.0.0.1", health.port)):
+        assert httpx.get(health.url + "/healthz", timeout=2).status_code == 200
+
+
+def test_an_endpoint_that_raises_answers_500_and_the_server_lives(health, monkeypatch):
+    monkeypatch.setattr(health.collector, "collect", lambda: 1 / 0)
+    assert httpx.get(health.url + "/metrics").status_code == 500
+    assert httpx.get(health.url + "/healthz").status_code == 200
+
+
+def _worker_env(tmp_path, database_url: str, **extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "AI_", "WORKER"))}
+    keep.pop("REDIS_URL", None)
+    return {
+        **keep,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def test_bad_health_port_is_one_line(tmp_path):
+    env = _worker_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", WORKER_HEALTH_PORT="80a")
+    result = CliRunner().invoke(main, ["worker"], env=env)
+    assert result.exit_code == 2
+    assert result.stderr == "Error: WORKER_HEALTH_PORT: must be a port number 0-65535 (got '80a')\n"
+
+
+def test_a_taken_health_port_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = _worker_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+        result = CliRunner().invoke(main, ["worker", "--health-port", str(port)], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: --health-port {port}: cannot listen (")
+    assert result.stderr.count("\n") == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait(predicate, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url + "/readyz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.slow
+def test_sigterm_mid_run_finishes_the_run_then_exits_0(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'worker.db'}"
+    database = Database(database_url)
+    migrate.upgrade(database.engine)
+    owner, project = make_owner(database)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with ScriptedServer(delay=0.3) as model:
+        env = _worker_env(tmp_path, database_url, AI_MODELS_URL=model.url, AI_CHAT_MODEL="scripted")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "paissive_income", "worker", "--health-port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait(lambda: worker.poll() is None and _ready(url), "the worker's /readyz")
+            assert set(httpx.get(url + "/readyz").json()["checks"]) == {
+                "database",
+                "queue",
+                "consumer",
+            }
+            assert "agent_team_consumer_threads_alive 2.0" in httpx.get(url + "/metrics").text
+            with database.session() as session:
+                run_id = service.create_run(
+                    session, owner_id=owner, project_id=project, model="scripted"
+                ).id
+            huey = create_huey(redis_url=None, instance_path=tmp_path / "instance")
+            JobQueue(huey, database=database).enqueue(run_id)
+            _wait(lambda: _stages(database, run_id) >= 1, "the first stage")
+            worker.send_signal(signal.SIGTERM)
+            _, stderr = worker.communicate(timeout=120)
+        finally:
+            worker.kill()
+    assert worker.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    with database.session() as session:
+        assert session.get(Run, run_id).status == RunStatus.SUCCEEDED
+    database.dispose()
+
+
+def _stages(database: Database, run_id: int) -> int:
+    with database.session() as session:
+        return session.scalar(
+            select(func.count()).select_from(RunArtifact).where(RunArtifact.run_id == run_id)
+        )
