@@ -317,4 +317,18 @@ def aws() -> Pipeline:
     return Pipeline("aws", stage, pushed, (both["dev"], both["main"]), scripts)
 
 
+def readme_test_command() -> tuple[str, list[str]]:
+    """The README's test command and the install steps before it (its `&&` parts)."""
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"Run the whole test suite:\s*```bash\n(.+?)\n```", text, re.S)[1]
+    *install, command = (part.strip() for part in block.split("&&"))
+    return command, install
+
+
+def before_command(script: str, command: str) -> str:
+    """A test stage's shell lines (stripped) before its test command."""
+    lines = [line.strip() for line in script.splitlines()]
+    return "\n".join(lines[: lines.index(command)])
+
+
 READERS = {"github": github, "gitlab": gitlab, "azure": azure, "aws": aws}
