@@ -8,7 +8,7 @@ Every model call of the agent team goes through ``StructuredCaller.call``:
    a retry budget (default 2); after that ``StructuredOutputError`` names the first bad field. No
    value is ever made up in place of the model's;
 3. replies are cached by a hash of (model, messages, schema, parameters), so an identical call makes
-   no model call at all;
+   no model call at all; a cache that is down (Redis stopped) only costs that: the call goes on;
 4. tokens in/out and an estimated cost are recorded on a ``UsageMeter``, which stops the run with
    ``BudgetExceeded`` once its token cap is spent;
 5. a model server that is not there yet (connection refused, 429, 502/503/504: starting, loading
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 from agent_team.completion import error_line, read_completion
 from paissive_income.cache import Cache
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 CACHE_PREFIX = "llm:v1:"
 CACHE_TTL_SECONDS = 30 * 24 * 3600
@@ -297,7 +299,11 @@ class StructuredCaller:
     def _cached(self, key: str, output_type: type[T], model: str) -> StructuredResult[T] | None:
         if self._cache is None:
             return None
-        content = self._cache.get(key)
+        try:
+            content = self._cache.get(key)
+        except Exception as exc:  # noqa: BLE001 - a cache that is down (Redis) is a miss
+            logger.warning("model reply cache unavailable, asking the model: %s", error_line(exc))
+            return None
         if not isinstance(content, str):
             return None
         try:
@@ -308,7 +314,10 @@ class StructuredCaller:
 
     def _store(self, key: str, content: str, usage: CallUsage) -> None:
         if self._cache is not None:
-            self._cache.set(key, content, ttl=CACHE_TTL_SECONDS)
+            try:
+                self._cache.set(key, content, ttl=CACHE_TTL_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - the reply is good; only its reuse is lost
+                logger.warning("model reply cache unavailable, not stored: %s", error_line(exc))
 
 
 def _feedback(content: str, details: str) -> list[dict[str, str]]:

@@ -1,4 +1,5 @@
-"""Hostile bodies get a 400 naming the limit, and every 500 is logged with its traceback."""
+"""Hostile bodies get a 400 naming the limit, every 500 is logged with its traceback, and a
+database that is down is a 503 naming it."""
 
 import io
 import json
@@ -107,8 +108,18 @@ def _errors(stream) -> list[dict]:
     return [line for line in lines if line["level"] == "ERROR"]
 
 
-def test_unexpected_api_error_is_500_and_logged_with_traceback(app, client, token):
-    app.extensions["paissive"].database = Database(UNREACHABLE)
+def _broken(monkeypatch, name: str) -> None:
+    """Make the projects service's ``name`` fail as a bug would (a database down is a 503)."""
+    from paissive_income.projects import service
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("boom: pw@secret")
+
+    monkeypatch.setattr(service, name, boom)
+
+
+def test_unexpected_api_error_is_500_and_logged_with_traceback(client, token, monkeypatch):
+    _broken(monkeypatch, "list_projects")
     stream = _capture_logs()
     response = client.get(
         "/api/v1/projects",
@@ -120,14 +131,15 @@ def test_unexpected_api_error_is_500_and_logged_with_traceback(app, client, toke
     [error] = _errors(stream)
     assert error["message"] == "Exception on /api/v1/projects [GET]"
     assert error["request_id"] == "boom-1"
-    assert "Traceback" in error["exc_info"] and "OperationalError" in error["exc_info"]
-    assert "pw@" not in error["exc_info"]
+    assert "Traceback" in error["exc_info"] and "RuntimeError" in error["exc_info"]
 
 
-def test_unexpected_page_error_is_500_logged_and_keeps_security_headers(app, client, auth):
+def test_unexpected_page_error_is_500_logged_and_keeps_security_headers(
+    app, client, auth, monkeypatch
+):
     auth.register()
     app.config["PROPAGATE_EXCEPTIONS"] = False  # behave as in production, not as under TESTING
-    app.extensions["paissive"].database = Database(UNREACHABLE)
+    _broken(monkeypatch, "page_of_projects")
     stream = _capture_logs()
     response = client.get("/")
     assert response.status_code == 500
@@ -136,3 +148,22 @@ def test_unexpected_page_error_is_500_logged_and_keeps_security_headers(app, cli
     assert "Traceback" not in response.text
     errors = _errors(stream)
     assert errors and "Traceback" in errors[0]["exc_info"]
+
+
+def test_database_down_is_a_503_naming_it_logged_in_one_line(app, client, auth, token):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.extensions["paissive"].database = Database(UNREACHABLE)
+    stream = _capture_logs()
+    api = client.get("/api/v1/projects", headers={"Authorization": f"Bearer {token}"})
+    page = client.get("/")  # signed in: the page's header would read the user
+    for response in (api, page):
+        assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+        assert "database cannot be reached" in response.text
+        assert "Traceback" not in response.text and "pw" not in response.text
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert api.get_json()["error"]["code"] == "service_unavailable"
+    assert page.text.startswith("<!doctype html>")  # the site's page, not a bare line
+    assert _errors(stream) == []  # an outage is no bug: a warning, without a traceback
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    warned = [line["message"] for line in lines if "dependency unavailable" in line["message"]]
+    assert len(warned) == 2 and all("pw@" not in line for line in warned)

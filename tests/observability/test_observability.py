@@ -54,7 +54,12 @@ def test_healthz_and_readyz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json()["checks"] == {"database": "ok", "schema": "ok", "cache": "ok"}
+    assert ready.get_json()["checks"] == {
+        "database": "ok",
+        "schema": "ok",
+        "cache": "ok",
+        "queue": "ok",
+    }
 
 
 def test_readyz_names_schema_when_not_migrated(settings, tmp_path):

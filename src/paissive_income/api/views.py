@@ -13,6 +13,7 @@ from paissive_income.api import api_v1, reference
 from paissive_income.api.errors import error_response, http_error, validation_error
 from paissive_income.api.spec import build_openapi
 from paissive_income.context import rollback_db_session
+from paissive_income.observability.outages import OUTAGES, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,16 @@ def _document() -> dict:
 
 api_v1.register_error_handler(ValidationError, validation_error)
 api_v1.register_error_handler(HTTPException, http_error)
+
+
+def dependency_down(exc: Exception):
+    """Answer 503 ``service_unavailable`` naming the dependency that is down, not a 500."""
+    rollback_db_session()
+    return http_error(unavailable(exc))
+
+
+for _outage in OUTAGES:
+    api_v1.register_error_handler(_outage, dependency_down)
 
 
 @api_v1.errorhandler(Exception)

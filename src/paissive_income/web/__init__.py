@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template, request
+from huey import RedisHuey
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -17,7 +18,8 @@ from paissive_income.db import Database, migrate
 from paissive_income.db.base import MAX_INTEGER_ID
 from paissive_income.observability.health import init_health
 from paissive_income.observability.logging import configure_logging
-from paissive_income.observability.metrics import init_metrics
+from paissive_income.observability.metrics import ReadinessCollector, init_metrics
+from paissive_income.observability.outages import OUTAGES, unavailable
 from paissive_income.observability.requests import init_request_ids
 from paissive_income.web.extensions import csrf, login_manager
 from paissive_income.web.security import HttpsAwareSessionInterface, security_headers
@@ -85,25 +87,59 @@ def _init_extensions(app: Flask) -> None:
     services: Services = app.extensions["paissive"]
     # Request ids and metrics first, so requests that CSRF rejects are still logged and counted.
     init_request_ids(app)
-    init_metrics(app)
+    metrics = init_metrics(app)
+    checks = _readiness_checks(services, app.extensions["agent_team"].queue)
+    metrics.add_collector(ReadinessCollector(checks))
+    _agent_metrics(app, metrics)
     login_manager.init_app(app)
     csrf.init_app(app)
-    init_health(app, _readiness_checks(services))
+    init_health(app, checks)
     app.teardown_appcontext(close_db_session)
     app.after_request(security_headers)
     app.register_error_handler(HTTPException, _html_error)
+    for outage in OUTAGES:  # a dependency down: a 503 page naming it, not a 500
+        app.register_error_handler(outage, _outage)
 
 
-def _readiness_checks(services: Services) -> dict:
+def _agent_metrics(app: Flask, metrics) -> None:
+    """Expose the agent team's metrics: its runs and queue, and what an embedded worker did."""
+    from agent_team.runs.metrics import EVENTS, RunsCollector
+
+    queue = app.extensions["agent_team"].queue
+    metrics.add_registry(EVENTS.registry)
+    metrics.add_collector(RunsCollector(queue.database, queue.huey.storage.queue_size))
+
+
+def _readiness_checks(services: Services, queue=None) -> dict:
+    """Return /readyz's checks, each failure one line naming the dependency."""
+
     def schema() -> None:
-        if not migrate.is_at_head(services.database.engine):
+        try:
+            at_head = migrate.is_at_head(services.database.engine)
+        except OUTAGES:
+            raise RuntimeError("cannot be checked: the database cannot be reached") from None
+        if not at_head:
             raise RuntimeError("database schema is not at the newest migration")
 
-    return {
-        "database": services.database.check_connection,
-        "schema": schema,
-        "cache": services.cache.ping,
-    }
+    def cache() -> None:
+        try:
+            services.cache.ping()
+        except Exception as exc:  # noqa: BLE001 - said in one line, naming the store
+            where = "Redis" if services.cache.name == "redis" else "the disk cache"
+            raise RuntimeError(f"{where} cannot be reached: {exc}") from None
+
+    checks = {"database": services.database.check_connection, "schema": schema, "cache": cache}
+    if queue is not None:  # where new runs are enqueued: Redis, or jobs.db beside SQLite
+
+        def jobs() -> None:
+            try:
+                queue.huey.storage.queue_size()
+            except Exception as exc:  # noqa: BLE001 - any failure: runs cannot be enqueued
+                where = "Redis" if isinstance(queue.huey, RedisHuey) else "jobs.db"
+                raise RuntimeError(f"the job queue ({where}) cannot be reached: {exc}") from None
+
+        checks["queue"] = jobs
+    return checks
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -129,6 +165,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(assumption_pages.bp)
 
 
+def _outage(exc: Exception):
+    rollback_db_session()
+    return _html_error(unavailable(exc))
+
+
 def _html_error(exc: HTTPException):
     if isinstance(exc, InternalServerError):
         # The failed transaction must not break the error page itself (a bare Werkzeug 500).
@@ -140,11 +181,27 @@ def _html_error(exc: HTTPException):
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     try:
         page = render_template("error.html", error=exc)
-    except Exception:  # noqa: BLE001 - e.g. the database is down and the page reads the user
+    except OUTAGES:
+        # The database is down and the page's header reads the signed-in user: show the page
+        # as to a visitor (it needs no database) rather than a bare line.
+        rollback_db_session()
+        login_manager._update_request_context_with_user()  # the anonymous user
+        page = _plain_error(exc, headers)
+    except Exception:  # noqa: BLE001 - the error page itself is broken
         log.exception("cannot render the error page for %s", exc.code)
-        page = f"{exc.code} {exc.name}"
-        headers["Content-Type"] = "text/plain; charset=utf-8"
+        page = _plain_error(exc, headers, render=False)
     return page, exc.code or 500, headers
+
+
+def _plain_error(exc: HTTPException, headers: dict, *, render: bool = True) -> str:
+    """Return the error page as to a visitor, or one plain line when even that fails."""
+    if render:
+        try:
+            return render_template("error.html", error=exc)
+        except Exception:  # noqa: BLE001 - last resort below
+            log.exception("cannot render the error page for %s", exc.code)
+    headers["Content-Type"] = "text/plain; charset=utf-8"
+    return f"{exc.code} {exc.name}: {exc.description}"
 
 
 def _user_for_token(secret: str):
