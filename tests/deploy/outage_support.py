@@ -8,7 +8,9 @@ status, its artifacts (one per stage, unique) and its ``run_finished`` events.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -41,6 +43,7 @@ __all__ = [
     "start_runs",
     "wait_for",
     "worker",
+    "worker_process",
 ]
 
 
@@ -150,3 +153,50 @@ def worker(settings, model: ScriptedServer, **agent) -> Iterator:
         team.queue.stop(consumer)
         cache.close()
         database.dispose()
+
+
+@contextmanager
+def worker_process(settings, model: ScriptedServer, port: int, log: Path, **agent) -> Iterator[str]:
+    """Run ``paissive-income worker`` with its health server on ``port``; yield that URL.
+
+    It is stopped with SIGTERM (SIGKILL after 30 s) after the block.
+    """
+    keep = ("PATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "PYTHONPATH", "HOME")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(
+        DATABASE_URL=settings.sqlalchemy_url,
+        REDIS_URL=settings.redis_url or "",
+        SECRET_KEY=settings.secret_key.get_secret_value(),
+        INSTANCE_PATH=str(settings.instance_path),
+        AI_MODELS_URL=model.url,
+        AI_CHAT_MODEL="scripted",
+        AI_MODEL_API_KEY="scripted",
+        WORKER_HEALTH_PORT=str(port),
+        LOG_LEVEL="WARNING",
+        **{name: str(value) for name, value in agent.items()},
+    )
+    script = Path(sys.executable).parent / "paissive-income"
+    command = [str(script) if script.exists() else "paissive-income", "worker", "--workers", "2"]
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+
+        def ready() -> bool:
+            assert process.poll() is None, log.read_text(errors="replace")[-2000:]
+            try:
+                return httpx.get(url + "/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 60, "the worker's /readyz")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

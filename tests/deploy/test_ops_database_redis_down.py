@@ -14,9 +14,17 @@ import time
 
 import httpx
 import pytest
-from outage_support import ScriptedServer, api_token, finished, problems, start_runs, wait_for
+from outage_support import (
+    ScriptedServer,
+    api_token,
+    finished,
+    problems,
+    start_runs,
+    wait_for,
+    worker_process,
+)
 from outage_support import worker as start_worker
-from private_services import PrivatePostgres, PrivateRedis
+from private_services import PrivatePostgres, PrivateRedis, free_port
 from sqlalchemy import select
 
 from agent_team.runs.models import Run, RunArtifact, RunStatus
@@ -121,35 +129,45 @@ def _clear_503(answer: httpx.Response, *words: str) -> str:
 
 
 def test_postgresql_down_pages_say_503_readyz_names_it_and_all_recover(
-    system, private_postgres, token
+    system, private_postgres, token, model, tmp_path
 ):
-    _settings, base = system
+    settings, base = system
     browser = _signed_in(base)
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert browser.get("/").status_code == 200
     assert _ready(base)[0] == 200
-    private_postgres.stop()
-    try:
-        page = _clear_503(browser.get("/"), "database cannot be reached", "try again")
-        assert page.startswith("<!doctype html>")  # the site's page, as to a visitor
-        _clear_503(browser.get("/projects/new"), "database cannot be reached")
-        body = _clear_503(api.get("/api/v1/projects")).strip()
-        error = httpx.Response(503, content=body).json()["error"]
-        assert error["code"] == "service_unavailable" and "database" in error["message"]
-        status, ready = _ready(base)
-        assert status == 503 and ready["failing"] == ["database", "schema"], ready
-        assert re.match(r"failed: Cannot connect to the database at 127\.0\.0\.1:\d+ ", ready[
-            "checks"]["database"])  # fmt: skip
-        assert ready["checks"]["schema"] == (
-            "failed: cannot be checked: the database cannot be reached"
-        )
-        assert PASSWORD not in str(ready)
-        assert httpx.get(base + "/healthz").status_code == 200  # alive: no restart loop
-    finally:
-        private_postgres.start()
+    with worker_process(settings, model, free_port(), tmp_path / "worker.log", **AGENT) as worker:
+        private_postgres.stop()
+        try:
+            _pages_while_postgresql_is_down(base, browser, api)
+            status, ready = _ready(worker)
+            assert status == 503 and ready["failing"] == ["database"], ready
+            assert PASSWORD not in str(ready)
+        finally:
+            private_postgres.start()
+        wait_for(lambda: _ready(worker)[0] == 200, 30, "the worker's /readyz to be 200 again")
     wait_for(lambda: _ready(base)[0] == 200, 30, "/readyz to be 200 again")
     assert browser.get("/").status_code == 200
     assert api.get("/api/v1/projects").status_code == 200
+
+
+def _pages_while_postgresql_is_down(base: str, browser: httpx.Client, api: httpx.Client) -> None:
+    """What a person and a probe see while PostgreSQL is down."""
+    page = _clear_503(browser.get("/"), "database cannot be reached", "try again")
+    assert page.startswith("<!doctype html>")  # the site's page, as to a visitor
+    _clear_503(browser.get("/projects/new"), "database cannot be reached")
+    body = _clear_503(api.get("/api/v1/projects")).strip()
+    error = httpx.Response(503, content=body).json()["error"]
+    assert error["code"] == "service_unavailable" and "database" in error["message"]
+    status, ready = _ready(base)
+    assert status == 503 and ready["failing"] == ["database", "schema"], ready
+    database_check = ready["checks"]["database"]
+    assert re.match(r"failed: Cannot connect to the database at 127\.0\.0\.1:\d+ ", database_check)
+    assert ready["checks"]["schema"] == (
+        "failed: cannot be checked: the database cannot be reached"
+    )
+    assert PASSWORD not in str(ready)
+    assert httpx.get(base + "/healthz").status_code == 200  # alive: no restart loop
 
 
 def test_postgresql_down_mid_run_runs_resume_once_it_is_back(
@@ -178,7 +196,7 @@ def test_postgresql_down_mid_run_runs_resume_once_it_is_back(
 
 
 def test_redis_down_runs_queued_meanwhile_are_not_lost(
-    system, private_redis, database, token, model
+    system, private_redis, database, token, model, tmp_path
 ):
     settings, base = system
     before = start_runs(base, token, 2, "redis-before")  # jobs in Redis, no worker yet
@@ -204,14 +222,18 @@ def test_redis_down_runs_queued_meanwhile_are_not_lost(
     finally:
         private_redis.start()  # empty: every job is lost; the runs are rows
     wait_for(lambda: _ready(base)[0] == 200, 30, "/readyz to be 200 again")
-    with start_worker(settings, model, **AGENT):
+    log = tmp_path / "worker.log"
+    with worker_process(settings, model, free_port(), log, **AGENT) as worker:
         wait_for(lambda: finished(database, before + during), 90, "every run to finish")
         # Again with the worker up all along: its queue reads and sweeps fail, it lives on.
         private_redis.stop()
         try:
             outage = start_runs(base, token, 1, "redis-outage")
-            time.sleep(2)
+            status, ready = _ready(worker)
+            assert status == 503 and ready["failing"] == ["queue"], ready
+            time.sleep(1)
         finally:
             private_redis.start()
         wait_for(lambda: finished(database, outage), 90, "the run queued during the outage")
+        assert _ready(worker)[0] == 200
     assert problems(database, before + during + outage) == []
