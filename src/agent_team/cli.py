@@ -130,7 +130,11 @@ def run(segment, extra, notes, model, niche, resume_id, fmt, out) -> None:
     database = open_database(settings)
     migrate.upgrade(database.engine)
     cache = create_cache(redis_url=settings.redis_url, directory=settings.cache_path)
-    team = build_team(settings, database, cache, agent_settings=load_agent_settings())
+    # In the foreground a model server that is not up is reported at once (the user is
+    # watching); AGENT_MODEL_WAIT_SECONDS still applies when set.
+    team = build_team(
+        settings, database, cache, agent_settings=load_agent_settings(), model_wait_seconds=0
+    )
     with database.session() as session:
         owner_id = _local_owner(session)
         try:
