@@ -12,7 +12,7 @@ PACKAGE = "paissive_income"
 # Alembic's scripts are loaded by path when migrating, never imported by the package.
 NOT_IMPORTED = ("migrations",)
 DOMAINS = {"auth", "projects"}
-GROUND_FLOOR = {"config", "observability", "db", "cache"}
+GROUND_FLOOR = {"config", "secrets", "observability", "db", "cache"}
 
 
 def _module_name(path: Path) -> str:

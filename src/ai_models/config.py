@@ -2,7 +2,8 @@
 
 Every variable is listed in ``ENV_VARS`` with its meaning. Secrets (``AI_MODEL_API_KEY``,
 ``MODEL_SERVER_API_KEYS``) may also come from a file named by ``<NAME>_FILE`` (Docker/Kubernetes
-secrets), read by the platform's one ``SecretFileSource`` (setting both is refused).
+secrets), read by the platform's one ``SecretFileSource`` (setting both is refused), or from
+``SECRETS_BACKEND`` through its one ``SecretsBackendSource`` (see ``paissive_income.secrets``).
 ``load_settings()`` turns any invalid value into a ``SettingsError`` whose message is one line
 naming the variable.
 """
@@ -23,7 +24,7 @@ from pydantic_settings import (
 )
 
 from ai_models.registry import Task, parse_task
-from paissive_income.config import ConfigError, SecretFileSource
+from paissive_income.config import ConfigError, SecretFileSource, SecretsBackendSource
 
 SECRET_FILE_VARS = ("AI_MODEL_API_KEY", "MODEL_SERVER_API_KEYS")
 
@@ -56,6 +57,8 @@ ENV_VARS = {
     "AI_EMBEDDING_MODEL": "model used for embeddings (default all-minilm-l6-v2)",
     "PAISSIVE_MODELS_HOME": "folder of the model registry file models.yaml",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR (default INFO)",
+    "SECRETS_BACKEND": "where unset secrets come from: env (default), file, aws, gcp, azure or "
+    "vault (see docs/operations.md)",
 }
 
 
@@ -125,9 +128,17 @@ class ModelServiceSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Read options, then the environment, then ``<NAME>_FILE`` secrets."""
+        """Read options, then the environment, then ``<NAME>_FILE`` secrets, then the backend."""
         secret_files = SecretFileSource(settings_cls, SECRET_FILE_VARS)
-        return init_settings, env_settings, secret_files, dotenv_settings, file_secret_settings
+        backend = SecretsBackendSource(settings_cls, SECRET_FILE_VARS)
+        return (
+            init_settings,
+            env_settings,
+            secret_files,
+            backend,
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     @field_validator("model_type", mode="before")
     @classmethod

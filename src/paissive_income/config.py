@@ -1,7 +1,9 @@
 """One typed Settings object read from the environment (and ``<NAME>_FILE`` secret files).
 
-``SecretFileSource`` is the one reader of ``<NAME>_FILE`` secrets for every service (the web
+``SecretFileSource`` is the one reader of ``<NAME>_FILE`` secrets and ``SecretsBackendSource``
+the one reader of ``SECRETS_BACKEND`` (``paissive_income.secrets``) for every service (the web
 app here, the AI Models Service in ``ai_models.config``), so they agree on every rule.
+Precedence: the environment (``NAME`` or ``NAME_FILE``), then the secrets backend.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-# Variables that may hold a secret: each may instead be read from the file named by NAME_FILE.
+from paissive_income.secrets import SecretsError, resolve_secrets
+
+# Variables that may hold a secret: each may instead come from NAME_FILE or SECRETS_BACKEND.
 SECRET_VARIABLES = ("SECRET_KEY", "AI_MODEL_API_KEY", "DATABASE_URL", "REDIS_URL")
 WEAK_SECRET_KEYS = {"dev", "secret", "changeme", "change-me", "development", "password", "test"}
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -72,6 +76,21 @@ class SecretFileSource(PydanticBaseSettingsSource):
         return variable.lower()
 
 
+class SecretsBackendSource(SecretFileSource):
+    """A settings source asking ``SECRETS_BACKEND`` for the secrets the environment leaves unset.
+
+    A remote backend is asked once per process and configuration (``paissive_income.secrets``).
+    """
+
+    def __call__(self) -> dict[str, str]:
+        """Return the secrets the backend resolves, keyed as the settings class expects them."""
+        try:
+            found = resolve_secrets(self.variables, self.environ)
+        except SecretsError as exc:
+            raise ConfigError(str(exc)) from None
+        return {self._key(name): value for name, value in found.items()}
+
+
 class Settings(BaseSettings):
     """Every setting the platform reads from its environment."""
 
@@ -79,12 +98,13 @@ class Settings(BaseSettings):
 
     paissive_env: Literal["development", "production"] = "development"
     instance_path: Path = Field(default_factory=lambda: Path.cwd() / "instance")
-    database_url: str | None = None
+    # Not in repr: a URL may hold a password.
+    database_url: str | None = Field(default=None, repr=False)
     secret_key: SecretStr | None = None
     ai_model_api_key: SecretStr | None = None
     ai_models_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    redis_url: str | None = None
+    redis_url: str | None = Field(default=None, repr=False)
     cache_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=5000, ge=1, le=65535)
@@ -181,6 +201,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     environ = os.environ if environ is None else environ
     values = {k.lower(): v for k, v in environ.items() if k.lower() in Settings.model_fields}
     values.update(SecretFileSource(Settings, SECRET_VARIABLES, environ)())
+    values.update(SecretsBackendSource(Settings, SECRET_VARIABLES, environ)())
     values.update(overrides)
     try:
         return Settings.model_validate(values)
