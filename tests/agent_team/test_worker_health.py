@@ -119,6 +119,35 @@ def test_an_endpoint_that_raises_answers_500_and_the_server_lives(health, monkey
     assert httpx.get(health.url + "/healthz").status_code == 200
 
 
+def test_a_silent_redis_fails_the_queue_check_instead_of_hanging(tmp_path, monkeypatch):
+    from agent_team.runs import tasks
+
+    monkeypatch.setattr(tasks, "REDIS_SOCKET_TIMEOUT", 0.5)
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        huey = create_huey(
+            redis_url=f"redis://127.0.0.1:{silent.getsockname()[1]}/0", instance_path=tmp_path
+        )
+        state = ConsumerState()
+        server = HealthServer(
+            host="127.0.0.1",
+            port=0,
+            checks={"queue": huey.storage.queue_size},
+            collector=WorkerCollector(huey.storage.queue_size, state),
+        ).start()
+        try:
+            began = time.monotonic()
+            answer = httpx.get(f"http://127.0.0.1:{server.port}/readyz", timeout=15)
+            assert time.monotonic() - began < 4  # redis-py alone gives up after 5 s at best
+            metrics = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=30)
+        finally:
+            server.stop()
+    assert answer.status_code == 503 and answer.json()["failing"] == ["queue"]
+    assert "timeout" in answer.json()["checks"]["queue"].lower()
+    assert metrics.status_code == 200 and "agent_team_queue_jobs" not in metrics.text
+
+
 def _worker_env(tmp_path, database_url: str, **extra: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "AI_", "WORKER"))}
     keep.pop("REDIS_URL", None)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
+from redis import ConnectionPool
 from sqlalchemy import select
 
 from agent_team.runs.models import Run, RunStatus
@@ -28,12 +29,22 @@ from paissive_income.db.base import utcnow
 
 logger = logging.getLogger(__name__)
 QUEUE_NAME = "paissive-agent-team"
+# Seconds a Redis connect or reply may take: without them a Redis that stops answering (not
+# refusing) would hang web requests that enqueue, job threads and the worker's /readyz for ever.
+# Above huey's 1 s blocking-pop timeout; options in the URL (?socket_timeout=…) still win.
+REDIS_CONNECT_TIMEOUT = 5.0
+REDIS_SOCKET_TIMEOUT = 10.0
 
 
 def create_huey(*, redis_url: str | None, instance_path: Path, immediate: bool = False) -> Huey:
     """Return the queue: Redis when configured, else a SQLite file in the instance folder."""
     if redis_url:
-        return RedisHuey(QUEUE_NAME, url=redis_url, immediate=immediate, results=False)
+        pool = ConnectionPool.from_url(
+            redis_url,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+        )
+        return RedisHuey(QUEUE_NAME, connection_pool=pool, immediate=immediate, results=False)
     instance_path.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(
         QUEUE_NAME, filename=str(instance_path / "jobs.db"), immediate=immediate, results=False
