@@ -26,6 +26,7 @@ from agent_team.llm import BudgetExceeded, LLMError, StructuredCaller, UsageMete
 from agent_team.pipeline import ARTIFACT_TYPES, StageInputError, run_pipeline
 from agent_team.plan import STAGE_ORDER
 from agent_team.runs import events
+from agent_team.runs.metrics import EVENTS, AgentMetrics, CountedUsageMeter
 from agent_team.runs.models import Run, RunArtifact, RunStatus
 from agent_team.runs.service import brief_of, stored_artifacts, stored_overrides
 from paissive_income.cache import Cache
@@ -148,8 +149,10 @@ class RunExecutor:
         client_factory: Callable[[], openai.OpenAI],
         worker: str,
         model_wait_seconds: float = WORKER_MODEL_WAIT_SECONDS,
+        metrics: AgentMetrics = EVENTS,
     ) -> None:
         self.database, self.cache, self.settings = database, cache, settings
+        self.metrics = metrics
         self.client_factory, self.worker = client_factory, worker
         # AGENT_MODEL_WAIT_SECONDS when set, else the caller's default for this executor.
         chosen = settings.model_wait_seconds
@@ -167,7 +170,7 @@ class RunExecutor:
             ):
                 return "skipped"
             run = session.get(Run, run_id)
-            meter = UsageMeter(token_cap=run.token_cap)
+            meter = CountedUsageMeter(token_cap=run.token_cap, metrics=self.metrics)
             meter.prompt_tokens, meter.completion_tokens = run.prompt_tokens, run.completion_tokens
             meter.cost_usd = run.cost_usd
         beat = _Heartbeat(self.database, run_id, self.worker, self.settings.heartbeat_seconds)
@@ -245,6 +248,8 @@ class RunExecutor:
                 detail = {**detail, "seconds": round(seconds, 3)}
             events.record(session, run_id=run_id, kind=kind, stage=stage, detail=detail)
             session.commit()
+        if kind == "stage_finished":
+            self.metrics.stage_finished(stage, detail["seconds"])
         for listener in self.listeners:
             listener(kind, stage, detail)
 
@@ -316,6 +321,7 @@ class RunExecutor:
                 detail={"status": status.value, "error": error},
             )
             session.commit()
+        self.metrics.run_finished(status.value)
 
 
 class _Heartbeat:

@@ -2,12 +2,19 @@
 
 Under gunicorn with several workers set ``PROMETHEUS_MULTIPROC_DIR``: every worker writes its
 samples there and ``/metrics`` aggregates them, so any worker answers with the whole picture.
+Collectors added with ``HttpMetrics.add_collector`` are read at scrape time by the process that
+answers (readiness, database counts): their values are not per process, so they are not summed.
+Metrics another module keeps in a registry of its own (``add_registry``) are rendered directly in
+one process and come from the shared folder under gunicorn, like the request metrics.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
+from collections.abc import Callable, Iterable
 
 from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import (
@@ -19,6 +26,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from paissive_income.observability.health import Check, run_checks
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -53,13 +66,29 @@ class HttpMetrics:
             multiprocess_mode="livesum",
         )
 
+        self._collectors: list[Collector] = []
+        self._registries: list[CollectorRegistry] = []
+
+    def add_collector(self, collector: Collector) -> None:
+        """Also expose ``collector``, read at scrape time by the answering process."""
+        self._collectors.append(collector)
+
+    def add_registry(self, registry: CollectorRegistry) -> None:
+        """Also expose ``registry``'s counters and histograms (per process under gunicorn)."""
+        self._registries.append(registry)
+
     def exposition(self) -> bytes:
         """Render the metrics, aggregated across workers when running multi-process."""
+        registry = CollectorRegistry()
         if multiprocess_dir():
-            registry = CollectorRegistry()
+            # Every metric of every worker, this app's and the added registries' alike.
             multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+        else:
+            for source in (self.registry, *self._registries):
+                registry.register(source)
+        for collector in self._collectors:
+            registry.register(collector)
+        return generate_latest(registry)
 
 
 def init_metrics(app: Flask) -> HttpMetrics:
@@ -97,3 +126,56 @@ def mark_worker_dead(pid: int) -> None:
     """Drop a dead gunicorn worker's live gauges (call from gunicorn's ``child_exit`` hook)."""
     if multiprocess_dir():
         multiprocess.mark_process_dead(pid)
+
+
+class CachedCollector(Collector):
+    """A collector whose families are computed at most once per ``ttl`` seconds.
+
+    Prometheus may scrape every replica every few seconds; what a scrape reads from a database
+    or a queue is cached, so N replicas cost N reads per ``ttl``; concurrent scrapes wait for
+    the one read in progress instead of each querying a slow dependency.
+    """
+
+    def __init__(self, ttl: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self._clock = ttl, clock
+        self._lock = threading.Lock()
+        self._families: list[Metric] = []
+        self._read_at: float | None = None
+
+    def read(self) -> Iterable[Metric]:
+        """Return the current families (subclasses: a failure here must not raise)."""
+        raise NotImplementedError
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            now = self._clock()
+            if self._read_at is None or now - self._read_at >= self.ttl:
+                try:
+                    self._families = list(self.read())
+                except Exception:  # noqa: BLE001 - a scrape must answer; missing samples say why
+                    log.warning("%s failed", type(self).__name__, exc_info=True)
+                    self._families = []
+                self._read_at = now
+            return list(self._families)
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # names are not known without reading; registering never reads
+
+
+class ReadinessCollector(CachedCollector):
+    """``paissive_readiness_check_ok{check}``: 1 when a readiness check passes, else 0."""
+
+    def __init__(self, checks: dict[str, Check], ttl: float = 15.0, **kwargs) -> None:
+        super().__init__(ttl, **kwargs)
+        self.checks = checks
+
+    def read(self) -> Iterable[Metric]:
+        _, results = run_checks(self.checks)
+        family = GaugeMetricFamily(
+            "paissive_readiness_check_ok",
+            "1 when the readiness check passes (as /readyz runs it), 0 when it fails.",
+            labels=["check"],
+        )
+        for name, result in results.items():
+            family.add_metric([name], 1.0 if result == "ok" else 0.0)
+        yield family
