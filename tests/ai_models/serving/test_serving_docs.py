@@ -1,4 +1,4 @@
-"""docs/deployment.md: every example runs, and what it writes passes the validators."""
+"""docs/model-server-deployment.md: every example runs, and what it writes passes the validators."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import serving_validators
 from serving_files import console_script
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "deployment.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "model-server-deployment.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
