@@ -187,8 +187,8 @@ def test_missing_sdk_names_the_pip_install(monkeypatch, backend):
     # The backend's first SDK import now fails, as when the extra is not installed.
     monkeypatch.setitem(sys.modules, modules.get(backend, "hvac"), None)
     monkeypatch.delitem(sys.modules, BACKENDS[backend].module, raising=False)
-    with pytest.raises(SecretsError) as info:
-        resolve_secrets(["SECRET_KEY"], {"SECRETS_BACKEND": backend})
+    with pytest.raises(SecretsError) as info:  # even when the environment sets the secret
+        resolve_secrets(["SECRET_KEY"], {"SECRETS_BACKEND": backend, "SECRET_KEY": KEY})
     assert str(info.value).startswith(f"SECRETS_BACKEND={backend} needs ")
     assert str(info.value).endswith(f"not installed: pip install 'paissive-income[{backend}]'")
 

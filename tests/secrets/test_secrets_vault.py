@@ -101,6 +101,8 @@ def test_bad_token_and_unreachable_vault_are_one_line(vault):
         ({"VAULT_ADDR": ""}, "VAULT_ADDR: required"),
         ({"VAULT_ADDR": "vault:8200"}, "VAULT_ADDR: required"),
         ({"VAULT_TOKEN": " "}, "VAULT_TOKEN: required"),
+        ({"VAULT_TOKEN": "a\nb"}, "VAULT_TOKEN: required"),
+        ({"VAULT_TOKEN_FILE": "/nonexistent"}, "VAULT_TOKEN: set either VAULT_TOKEN or"),
         ({"SECRETS_VAULT_MOUNT": "../sys"}, "SECRETS_VAULT_MOUNT: '../sys' is not a Vault path"),
         ({"SECRETS_VAULT_PATH": "a/\nb"}, "SECRETS_VAULT_PATH: 'a/\\nb' is not a Vault path"),
     ],
@@ -109,3 +111,12 @@ def test_bad_vault_settings_name_the_variable(vault, env, message):
     with pytest.raises(ConfigError) as info:
         load_settings({**_env(vault.url), **env})
     assert str(info.value).startswith(message)
+
+
+def test_token_from_a_file(vault, tmp_path):
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    env = {k: v for k, v in _env(vault.url).items() if k != "VAULT_TOKEN"}
+    settings = load_settings({**env, "VAULT_TOKEN_FILE": str(tmp_path / "token")})
+    assert settings.secret_key.get_secret_value() == KEY
+    with pytest.raises(ConfigError, match="^VAULT_TOKEN_FILE: cannot read '/nonexistent': No such"):
+        load_settings({**env, "VAULT_TOKEN_FILE": "/nonexistent"})

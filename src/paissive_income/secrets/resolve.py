@@ -139,6 +139,7 @@ def resolve_secrets(variables: Iterable[str], environ: Mapping[str, str]) -> dic
         return {}
     _check_name_variables(environ)
     backend = BACKENDS[name]
+    backend.load()  # a missing SDK fails at start-up even when the environment sets everything
     wanted = wanted_variables(variables, environ)
     if not wanted:
         return {}

@@ -1,7 +1,8 @@
 """``SECRETS_BACKEND=vault``: HashiCorp Vault's KV version 2 engine through hvac (extra ``vault``).
 
 All secrets are keys of one KV entry: ``GET /v1/<SECRETS_VAULT_MOUNT>/data/<SECRETS_VAULT_PATH>``
-(default ``secret`` and ``paissive-income``), read with ``VAULT_TOKEN`` from ``VAULT_ADDR``
+(default ``secret`` and ``paissive-income``), read with ``VAULT_TOKEN`` (or the token in the file
+``VAULT_TOKEN_FILE``, e.g. a Vault Agent sink) from ``VAULT_ADDR``
 (``VAULT_NAMESPACE`` and ``VAULT_CACERT`` as in Vault's own CLI).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 import hvac
 import requests
@@ -26,14 +28,28 @@ def _setting(environ: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _token(environ: Mapping[str, str]) -> str:
+    """Return ``VAULT_TOKEN``, or the token in the file ``VAULT_TOKEN_FILE`` (Vault Agent sink)."""
+    token, path = environ.get("VAULT_TOKEN") or "", environ.get("VAULT_TOKEN_FILE") or ""
+    if token and path:
+        raise SecretsError("VAULT_TOKEN: set either VAULT_TOKEN or VAULT_TOKEN_FILE, not both")
+    if path:
+        try:
+            token = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise SecretsError(f"VAULT_TOKEN_FILE: cannot read {path[:200]!r}: {reason}") from None
+    if not token.strip() or any(ord(char) < 32 for char in token.strip()):
+        raise SecretsError("VAULT_TOKEN: required with SECRETS_BACKEND=vault (or VAULT_TOKEN_FILE)")
+    return token.strip()
+
+
 def fetch(names: tuple[str, ...], environ: Mapping[str, str]) -> dict[str, object]:
     """Return the keys of the KV entry that are among ``names``."""
     address = (environ.get("VAULT_ADDR") or "").strip()
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", address):
         raise SecretsError("VAULT_ADDR: required with SECRETS_BACKEND=vault (https://host:8200)")
-    token = environ.get("VAULT_TOKEN") or ""
-    if not token.strip():
-        raise SecretsError("VAULT_TOKEN: required with SECRETS_BACKEND=vault")
+    token = _token(environ)
     mount = _setting(environ, "SECRETS_VAULT_MOUNT", "secret")
     path = _setting(environ, "SECRETS_VAULT_PATH", "paissive-income")
     client = hvac.Client(
