@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -66,12 +68,47 @@ def is_at_head(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision``, one upgrader at a time on PostgreSQL."""
+    """Upgrade the schema to ``revision``, one upgrader at a time, in one transaction."""
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        _lock_for_upgrade(connection)  # held until the transaction ends: Alembic migrates in it
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection, _sqlite_foreign_keys_off(connection):
+        with connection.begin():
+            _lock_for_upgrade(connection)  # held until the transaction ends: Alembic migrates in it
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            _check_foreign_keys(connection)
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """Switch SQLite's foreign keys off around the upgrade (a no-op on PostgreSQL).
+
+    Batch migrations rebuild a table (copy, DROP, rename); with foreign keys on, SQLite's DROP
+    deletes every row that cascades from it: projects and API tokens went with a rebuilt users
+    table. Alembic's batch docs say the same. The pragma is ignored inside a transaction, so it
+    is set before the upgrade's transaction begins and restored after it ends.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Fail the upgrade (rolled back) if it left a SQLite row pointing at a missing row."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(
+            f"the migration left {len(broken)} rows with a missing parent "
+            f"(first in table {broken[0][0]}); nothing was changed"
+        )
 
 
 def _lock_for_upgrade(connection: Connection) -> None:
