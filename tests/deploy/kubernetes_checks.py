@@ -19,7 +19,8 @@ from paissive_income.deploy.kubernetes import render_kubernetes_stack
 from paissive_income.deploy.kubernetes_objects import checksum
 
 OVERLAYS = ("dev", "prod", "gpu")
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
+ONE_SHOT_KINDS = ("Job", "CronJob")
 RESTRICTED = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
@@ -52,13 +53,19 @@ def find(docs: list[dict], kind: str, name: str) -> dict:
 
 
 def workloads(docs: list[dict]) -> dict[str, dict]:
-    """Workload name -> the object, for Deployments, StatefulSets and Jobs."""
+    """Workload name -> the object, for Deployments, StatefulSets, Jobs and CronJobs."""
     return {d["metadata"]["name"]: d for d in docs if d["kind"] in WORKLOAD_KINDS}
+
+
+def template(workload: dict) -> dict:
+    """A workload's pod template (a CronJob's is in its Job template)."""
+    spec = workload["spec"]
+    return (spec["jobTemplate"]["spec"] if workload["kind"] == "CronJob" else spec)["template"]
 
 
 def pod(workload: dict) -> dict:
     """A workload's pod spec."""
-    return workload["spec"]["template"]["spec"]
+    return template(workload)["spec"]
 
 
 def containers(workload: dict) -> list[tuple[str, dict]]:
@@ -106,7 +113,7 @@ def probe_problems(docs: list[dict]) -> list[str]:
     for name, workload in workloads(docs).items():
         for role, container in containers(workload):
             probes = {k for k in container if k.endswith("Probe")}
-            long_running = role == "container" and workload["kind"] != "Job"
+            long_running = role == "container" and workload["kind"] not in ONE_SHOT_KINDS
             if long_running and not {"readinessProbe", "livenessProbe"} <= probes:
                 problems.append(f"{name} {container['name']}: probes {sorted(probes)}")
             if not long_running and probes:
@@ -169,15 +176,14 @@ def checksum_problems(docs: list[dict]) -> list[str]:
     """Each pod's checksum/config is the hash of the ConfigMap it reads in this very build."""
     problems = []
     for name, workload in workloads(docs).items():
-        template = workload["spec"]["template"]
         sources = [
             s["configMapRef"]["name"]
             for _, c in containers(workload)
             for s in c.get("envFrom", [])
             if c["name"] != "db-wait"
         ]
-        annotation = template["metadata"].get("annotations", {}).get("checksum/config")
-        if workload["kind"] == "Job" or not sources:
+        annotation = template(workload)["metadata"].get("annotations", {}).get("checksum/config")
+        if workload["kind"] in ONE_SHOT_KINDS or not sources:
             continue
         data = [find(docs, "ConfigMap", source)["data"] for source in sources]
         if annotation != checksum(*data):

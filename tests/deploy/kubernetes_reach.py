@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kubernetes_checks import containers, workloads
+from kubernetes_checks import containers, template, workloads
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def stack_pods(docs: list[dict]) -> list[Pod]:
             for port in container.get("ports", [])
             if "name" in port
         }
-        labels = workload["spec"]["template"]["metadata"]["labels"]
+        labels = template(workload)["metadata"]["labels"]
         namespace_labels = {"kubernetes.io/metadata.name": namespace}
         pods.append(Pod(name, namespace, labels, namespace_labels, ports))
     return pods

@@ -9,8 +9,9 @@ from kubernetes_checks import OVERLAYS, build, find, render
 from kubernetes_reach import Pod, allowed, matches, reachers
 
 from paissive_income.deploy import stack
+from paissive_income.deploy.kubernetes_backup import BACKUP
 
-EVERYONE = {"migrate", "worker", "ai-models", "postgres", "redis"} | {
+EVERYONE = {"migrate", "worker", "ai-models", "postgres", "redis", "backup"} | {
     "ingress-controller",
     "prometheus",
     "debug",
@@ -21,7 +22,7 @@ INTENDED = {
     ("web", 5000): EVERYONE,  # through the ingress controller, wherever it runs
     ("worker", 8001): {"prometheus"},
     ("ai-models", 8000): {"web", "worker", "prometheus"},
-    ("postgres", 5432): {"web", "worker", "migrate"},
+    ("postgres", 5432): {"web", "worker", "migrate", "backup"},  # backup: the CronJob's pods
     ("redis", 6379): {"web", "worker"},
 }
 
@@ -50,7 +51,7 @@ def test_ports_no_service_listens_on_stay_closed(builds: dict[str, list[dict]]) 
 
 def test_intended_callers_are_stack_pys_reaches() -> None:
     for target in ("postgres", "redis", "ai-models"):
-        callers = {s.name for s in stack.APP_SERVICES if target in s.reaches}
+        callers = {s.name for s in (*stack.APP_SERVICES, BACKUP) if target in s.reaches}
         port = stack.service(target).port
         assert callers == INTENDED[(target, port)] - {"prometheus"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from paissive_income.deploy import stack
+from paissive_income.deploy.kubernetes_backup import BACKUP
 from paissive_income.deploy.kubernetes_objects import NAMESPACE, manifest, selector, stack_labels
 
 # Prometheus scrapes /metrics of the worker and the model server from this namespace (the
@@ -13,8 +14,10 @@ NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by the API server on ever
 
 
 def callers(target: str) -> list[str]:
-    """The app services that call ``target`` (stack.py's ``reaches``)."""
-    return sorted(service.name for service in stack.APP_SERVICES if target in service.reaches)
+    """The app services (and the backup CronJob) that call ``target`` (their ``reaches``)."""
+    return sorted(
+        service.name for service in (*stack.APP_SERVICES, BACKUP) if target in service.reaches
+    )
 
 
 def _pods(names: list[str]) -> dict:

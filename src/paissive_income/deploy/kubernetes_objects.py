@@ -19,6 +19,7 @@ COMPONENTS = {
     "ai-models": "model-server",
     "postgres": "database",
     "redis": "queue",
+    "backup": "backup",
 }
 PROBE_PERIOD = 10
 # Memory-backed /dev/shm for PostgreSQL's parallel queries (the container default is 64 MiB).
