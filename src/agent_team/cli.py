@@ -15,6 +15,7 @@ from agent_team.plan import STAGE_ORDER
 from agent_team.render import plan_markdown
 from agent_team.runs import service
 from agent_team.runs.health_server import ConsumerState, HealthServer, WorkerCollector
+from agent_team.runs.metrics import worker_collectors
 from agent_team.runs.models import Run, RunStatus
 from agent_team.team import build_team
 from paissive_income.auth.models import Role, User
@@ -95,7 +96,8 @@ def _start_health_server(port: int, database, huey, state: ConsumerState) -> Hea
             host="0.0.0.0",
             port=port,
             checks=checks,
-            collector=WorkerCollector(huey.storage.queue_size, state),
+            # The worker's own gauge, then the agent team's metrics and readiness as gauges.
+            collectors=[WorkerCollector(state), *worker_collectors(database, None, checks)],
         )
     except OSError as exc:
         raise click.ClickException(

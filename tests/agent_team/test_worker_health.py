@@ -84,8 +84,8 @@ def test_readyz_names_each_failure_in_one_line(health):
 def test_metrics_are_the_process_registry_plus_the_worker(health):
     health.state.started(_consumer())
     text = httpx.get(health.url + "/metrics").text
-    assert "agent_team_queue_jobs 3.0" in text
-    assert "agent_team_consumer_threads_alive 1.0" in text
+    assert "paissive_agent_queue_jobs 3.0" in text
+    assert "paissive_agent_worker_threads_alive 1.0" in text
     assert "python_info{" in text  # prometheus_client's default process collectors
 
 
@@ -145,7 +145,7 @@ def test_a_silent_redis_fails_the_queue_check_instead_of_hanging(tmp_path, monke
             server.stop()
     assert answer.status_code == 503 and answer.json()["failing"] == ["queue"]
     assert "timeout" in answer.json()["checks"]["queue"].lower()
-    assert metrics.status_code == 200 and "agent_team_queue_jobs" not in metrics.text
+    assert metrics.status_code == 200 and "paissive_agent_queue_jobs" not in metrics.text
 
 
 def _worker_env(tmp_path, database_url: str, **extra: str) -> dict[str, str]:
@@ -223,7 +223,7 @@ def test_sigterm_mid_run_finishes_the_run_then_exits_0(tmp_path):
                 "queue",
                 "consumer",
             }
-            assert "agent_team_consumer_threads_alive 2.0" in httpx.get(url + "/metrics").text
+            assert "paissive_agent_worker_threads_alive 2.0" in httpx.get(url + "/metrics").text
             with database.session() as session:
                 run_id = service.create_run(
                     session, owner_id=owner, project_id=project, model="scripted"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -52,33 +51,30 @@ class ConsumerState:
 
 
 class WorkerCollector(Collector):
-    """Samples read at scrape time: jobs waiting in the queue, job threads alive."""
+    """The consumer's job threads alive, read at scrape time."""
 
-    def __init__(self, queue_size: Callable[[], int], state: ConsumerState) -> None:
-        self.queue_size, self.state = queue_size, state
+    def __init__(self, state: ConsumerState) -> None:
+        self.state = state
 
     def collect(self):
         threads = GaugeMetricFamily(
-            "agent_team_consumer_threads_alive", "Job threads of this worker that are running."
+            "paissive_agent_worker_threads_alive", "Job threads of this worker that are running."
         )
         threads.add_metric([], self.state.threads_alive())
         yield threads
-        try:
-            waiting = self.queue_size()
-        except Exception:  # noqa: BLE001 - a queue that is down must not break the scrape
-            return  # /readyz says why; an absent sample is Prometheus's "unknown"
-        queued = GaugeMetricFamily("agent_team_queue_jobs", "Jobs waiting in the queue.")
-        queued.add_metric([], waiting)
-        yield queued
 
 
 class HealthServer:
-    """Serve ``/healthz``, ``/readyz`` (``checks``) and ``/metrics`` in a daemon thread."""
+    """Serve ``/healthz``, ``/readyz`` (``checks``) and ``/metrics`` in a daemon thread.
+
+    ``/metrics`` is the process's default registry, to which ``collectors`` are added while the
+    server runs (and removed when it stops, so a second server in one process can add them).
+    """
 
     def __init__(
-        self, *, host: str, port: int, checks: dict[str, Check], collector: Collector
+        self, *, host: str, port: int, checks: dict[str, Check], collectors: list[Collector]
     ) -> None:
-        self.checks, self.collector = checks, collector
+        self.checks, self.collectors = checks, collectors
         self.httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self.httpd.daemon_threads = True  # a connection never holds the process open
         self._thread = threading.Thread(
@@ -95,7 +91,8 @@ class HealthServer:
 
     def start(self) -> HealthServer:
         """Register the worker's metrics and answer requests in the background."""
-        REGISTRY.register(self.collector)
+        for collector in self.collectors:
+            REGISTRY.register(collector)
         self._thread.start()
         return self
 
@@ -103,7 +100,8 @@ class HealthServer:
         """Stop answering, close the socket and unregister the worker's metrics."""
         self.httpd.shutdown()
         self.httpd.server_close()
-        REGISTRY.unregister(self.collector)
+        for collector in self.collectors:
+            REGISTRY.unregister(collector)
 
     def respond(self, path: str) -> tuple[int, str, bytes]:
         """Return (status, content type, body) for a GET of ``path``."""

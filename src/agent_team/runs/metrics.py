@@ -179,7 +179,7 @@ class RunsCollector(CachedCollector):
 
 
 def worker_collectors(
-    database: Database, queue_size: Callable[[], int], checks: dict[str, Check]
+    database: Database, queue_size: Callable[[], int] | None, checks: dict[str, Check]
 ) -> list[Collector]:
     """Return what a worker process exposes besides its own: events, runs, readiness."""
     return [EVENTS.registry, RunsCollector(database, queue_size), ReadinessCollector(checks)]
