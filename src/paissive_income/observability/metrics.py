@@ -162,20 +162,6 @@ class CachedCollector(Collector):
         return []  # names are not known without reading; registering never reads
 
 
-class CollectorGroup(Collector):
-    """Several collectors registered as one (a server that takes one collector)."""
-
-    def __init__(self, collectors: list[Collector]) -> None:
-        self.collectors = collectors
-
-    def collect(self) -> Iterable[Metric]:
-        for collector in self.collectors:
-            yield from collector.collect()
-
-    def describe(self) -> Iterable[Metric]:
-        return []  # registering never reads a database or a queue
-
-
 class ReadinessCollector(CachedCollector):
     """``paissive_readiness_check_ok{check}``: 1 when a readiness check passes, else 0."""
 
