@@ -77,6 +77,7 @@ def test_cli_round_trip_keeps_every_row_and_writes_a_private_file(source, tmp_pa
     assert sorted(p.name for p in path.parent.iterdir()) == ["b.tar.gz"]  # no temp files left
     assert path.stat().st_mode & 0o777 == 0o600  # password and token hashes inside
     target = tmp_path / "target.db"
+    _sqlite(target).dispose()  # migrated but empty, as after the stack's migrate Job: no --force
     result = _cli(monkeypatch, f"sqlite:///{target}", "restore", str(path))
     assert result.exit_code == 0, result.output
     assert "database at revision 0003" in result.output
