@@ -112,7 +112,10 @@ class JobQueue:
         lets running jobs finish, the other signal stops at once. In the background the
         caller's handlers are kept. ``on_start`` gets the consumer before it starts.
         """
-        self.sweep()
+        try:
+            self.sweep()
+        except Exception:  # noqa: BLE001 - Redis or the database down at start: sweep later
+            logger.warning("sweeping for stale runs at start failed", exc_info=True)
         threading.Thread(target=self._sweep_forever, name="agent-team-sweeper", daemon=True).start()
         consumer = self.huey.create_consumer(
             workers=workers, worker_type="thread", periodic=False, graceful_signal=graceful_signal
