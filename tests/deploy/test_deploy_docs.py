@@ -233,3 +233,19 @@ def test_compose_override_example_changes_keys_the_compose_file_has() -> None:
         for key in path:
             assert isinstance(node, dict) and key in node, path
             node = node[key]
+
+
+def test_services_table_has_each_service_command_and_port_of_stack_py() -> None:
+    section = DOC.read_text().split("## What runs where", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        names = TICKED.findall(cells[0]) if cells else []
+        if names:
+            rows[names[0]] = cells
+    assert set(rows) == {s.name for s in (*stack.APP_SERVICES, *stack.INFRA_SERVICES)}
+    for service in stack.APP_SERVICES:
+        assert f"`{' '.join(service.command)}`" in rows[service.name][2], service.name
+        assert rows[service.name][3] == str(service.port or "–"), service.name
+    for infra in stack.INFRA_SERVICES:
+        assert infra.image in rows[infra.name][2] and rows[infra.name][3] == str(infra.port)
