@@ -79,7 +79,13 @@ def parse_cli(words: list[str], *, complete: bool) -> None:
         command, args = sub, args[1:]
     if complete:
         assert not isinstance(command, click.Group), f"{' '.join(words)}: a group, not a command"
-        command.make_context(context.info_name, list(args), parent=context.parent)
+        try:
+            command.make_context(context.info_name, list(args), parent=context.parent)
+        except click.BadParameter as exc:
+            # A folder inside a container (/var/lib/…) need not exist where the test runs.
+            inside = isinstance(getattr(exc.param, "type", None), click.Path)
+            if not (inside and any(arg.startswith("/") for arg in args)):
+                raise
 
 
 def paissive_commands(text: str, *, prose_too: bool = True) -> list[list[str]]:
