@@ -3,12 +3,13 @@ id sequences continue after the restored ids; text PostgreSQL cannot hold fails 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from backup_support import TABLES, TEST_DATABASE_URL, add_hostile, dump, fill, postgres_database
 from sqlalchemy import inspect
 
 from agent_team.runs import service as runs
-from conftest import skip_or_fail
 from paissive_income.auth import service as accounts
 from paissive_income.db import Database, backup, migrate
 from paissive_income.db.restore import RestoreError, restore
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def postgres_url() -> str:
     if not TEST_DATABASE_URL:
-        skip_or_fail("TEST_DATABASE_URL is not set")
+        if os.environ.get("REQUIRE_TEST_SERVICES") == "1":  # CI: fail, never skip
+            pytest.fail("required for CI: TEST_DATABASE_URL is not set")
+        pytest.skip("TEST_DATABASE_URL is not set")
     with postgres_database() as url:
         yield url
 
