@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from paissive_income.observability.metrics import CachedCollector, ReadinessCollector
@@ -77,3 +78,27 @@ def test_a_failing_read_answers_the_scrape_without_samples_and_is_retried_after_
     assert attempts == [0.0] and "Broken failed" in caplog.text
     now[0] = 5.0
     assert _scrape(collector) == {} and attempts == [0.0, 5.0]
+
+
+def test_a_hanging_read_never_holds_the_scrape_past_its_wait():
+    release = threading.Event()
+    values = iter([1.0, 2.0])
+
+    class Hanging(CachedCollector):
+        def read(self):
+            value = next(values)
+            if value == 2.0:
+                release.wait(10)  # a dependency that does not answer
+            yield GaugeMetricFamily("paissive_test_value", "A value.", value=value)
+
+    now = [0.0]
+    collector = Hanging(ttl=5, wait=0.2, clock=lambda: now[0])
+    assert _scrape(collector) == {("paissive_test_value", ()): 1.0}
+    now[0] = 5.0
+    began = time.monotonic()
+    assert _scrape(collector) == {("paissive_test_value", ()): 1.0}  # the previous answer
+    assert _scrape(collector) == {("paissive_test_value", ()): 1.0}  # no second read started
+    assert time.monotonic() - began < 1.0
+    release.set()
+    time.sleep(0.2)
+    assert _scrape(collector) == {("paissive_test_value", ()): 2.0}

@@ -132,15 +132,20 @@ class CachedCollector(Collector):
     """A collector whose families are computed at most once per ``ttl`` seconds.
 
     Prometheus may scrape every replica every few seconds; what a scrape reads from a database
-    or a queue is cached, so N replicas cost N reads per ``ttl``; concurrent scrapes wait for
-    the one read in progress instead of each querying a slow dependency.
+    or a queue is cached, so N replicas cost N reads per ``ttl``. The read runs in a thread of
+    its own and a scrape waits for it at most ``wait`` seconds, then answers with the previous
+    families: a dependency that hangs (connect timeouts of 5 s per check) never makes the scrape
+    itself time out, which Prometheus would report as the whole service down.
     """
 
-    def __init__(self, ttl: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl, self._clock = ttl, clock
+    def __init__(
+        self, ttl: float = 15.0, wait: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl, self.wait, self._clock = ttl, wait, clock
         self._lock = threading.Lock()
         self._families: list[Metric] = []
         self._read_at: float | None = None
+        self._reading: threading.Event | None = None
 
     def read(self) -> Iterable[Metric]:
         """Return the current families (subclasses: a failure here must not raise)."""
@@ -149,14 +154,26 @@ class CachedCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         with self._lock:
             now = self._clock()
-            if self._read_at is None or now - self._read_at >= self.ttl:
-                try:
-                    self._families = list(self.read())
-                except Exception:  # noqa: BLE001 - a scrape must answer; missing samples say why
-                    log.warning("%s failed", type(self).__name__, exc_info=True)
-                    self._families = []
-                self._read_at = now
+            due = self._read_at is None or now - self._read_at >= self.ttl
+            if due and self._reading is None:
+                self._read_at, self._reading = now, threading.Event()
+                name = f"metrics-{type(self).__name__}"
+                threading.Thread(target=self._refresh, name=name, daemon=True).start()
+            reading = self._reading
+        if reading is not None:
+            reading.wait(self.wait)  # concurrent scrapes share the one read in progress
+        with self._lock:
             return list(self._families)
+
+    def _refresh(self) -> None:
+        try:
+            families = list(self.read())
+        except Exception:  # noqa: BLE001 - a scrape must answer; missing samples say why
+            log.warning("%s failed", type(self).__name__, exc_info=True)
+            families = []
+        with self._lock:
+            self._families, reading, self._reading = families, self._reading, None
+        reading.set()
 
     def describe(self) -> Iterable[Metric]:
         return []  # names are not known without reading; registering never reads
