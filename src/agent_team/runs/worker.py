@@ -33,6 +33,7 @@ from paissive_income.cache import Cache
 from paissive_income.config import ConfigError
 from paissive_income.db import Database
 from paissive_income.db.base import utcnow
+from paissive_income.observability.outages import dependency_of
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class RunExecutor:
         self.listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
 
     def execute(self, run_id: int) -> str:
-        """Claim and work run ``run_id``; return its final status (or ``skipped``)."""
+        """Claim and work run ``run_id``; return its final status, or skipped or interrupted."""
         with self.database.session() as session:
             if not claim_run(
                 session,
@@ -182,6 +183,8 @@ class RunExecutor:
             status, error = self._work(run_id, lambda: self._context(run, meter))
         finally:
             beat.stop()
+        if status is None:  # the database went away: no end can be written, the sweep resumes it
+            return "interrupted"
         self._finish(run_id, status, error, meter)
         return status.value
 
@@ -209,7 +212,7 @@ class RunExecutor:
 
     def _work(
         self, run_id: int, make_context: Callable[[], StageContext]
-    ) -> tuple[RunStatus, str | None]:
+    ) -> tuple[RunStatus | None, str | None]:
         store = RunStore(self.database, run_id)
         try:
             context = make_context()
@@ -226,6 +229,14 @@ class RunExecutor:
             return RunStatus.FAILED, str(exc)
         except OperationalError as exc:  # locked, full or gone: the finished stages are kept
             reason = str(exc.orig or exc).strip().splitlines()[0][:200]
+            if dependency_of(exc) == "database":
+                # Unreachable (stopped, restarting, failing over): the run stays "running" with
+                # no heartbeat, and a worker's sweep resumes it once the database is back, even
+                # when it is back before this worker's next write.
+                logger.warning(
+                    "run %s: the database went away (%s); a sweep resumes the run", run_id, reason
+                )
+                return None, reason
             logger.warning("run %s: database error: %s", run_id, reason)
             return RunStatus.FAILED, f"the database could not be written ({reason}); resume the run"
         except Exception:  # noqa: BLE001 - any bug must end as a failed run, not a stuck one
