@@ -32,7 +32,7 @@ HPA_METRIC = "vllm_num_requests_waiting"
 MODEL_TYPES = ("text-generation", "chat", None)  # vLLM's generate runner; embeddings stay on rest
 GPU_ERROR = (
     "server_type vllm runs the CUDA image vllm/vllm-openai and needs at least 1 GPU; "
-    "on CPU use server_type 'rest' (faster and lighter there, see docs/deployment.md)"
+    "on CPU use server_type 'rest' (faster and lighter there, see docs/model-server-deployment.md)"
 )
 
 

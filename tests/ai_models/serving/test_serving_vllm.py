@@ -312,7 +312,7 @@ def test_hostile_vllm_values_are_refused_naming_the_field(target: str) -> None:
 
 
 def test_docs_name_the_choice_between_rest_and_vllm() -> None:
-    text = (Path(__file__).resolve().parents[3] / "docs" / "deployment.md").read_text()
+    text = (Path(__file__).resolve().parents[3] / "docs" / "model-server-deployment.md").read_text()
     for phrase in ('server_type="vllm"', "vllm_num_requests_waiting", "prometheus-adapter"):
         assert phrase in text, phrase
 
