@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import docs_pages
 import kubernetes_checks
 import pytest
 import yaml
@@ -65,6 +66,18 @@ def test_every_alert_is_tested_and_has_for_severity_and_a_runbook():
             assert annotations["summary"] and annotations["description"], name
             assert annotations["runbook_url"] == f"docs/operations.md#{name.lower()}", name
             assert name in tested, f"{name}: no case of alerts_test.yml makes it fire"
+
+
+def test_every_runbook_is_a_section_of_the_operations_guide():
+    sections = docs_pages.anchors((REPO / "docs" / "operations.md").read_text())
+    for name, rule in _rules().items():
+        page, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+        assert (page, anchor in sections) == ("docs/operations.md", True), name
+
+
+def _rules() -> dict[str, dict]:
+    rules = yaml.safe_load(ALERTS.read_text())
+    return {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
 
 
 def test_the_compose_scrape_config_passes_promtool_and_finds_each_service_on_its_port():
