@@ -43,7 +43,7 @@ DEFAULT_HEALTH_PORT = 8001
 )
 @fail_cleanly
 def worker(workers: int | None, health_port: int | None) -> None:
-    """Work queued analysis runs until stopped (SIGTERM lets running jobs finish first)."""
+    """Work queued analysis runs until stopped (SIGTERM: runs end their stage, then requeue)."""
     if health_port is None:
         health_port = _health_port_from_env()
     settings = current_settings()
@@ -59,8 +59,9 @@ def worker(workers: int | None, health_port: int | None) -> None:
     health = _start_health_server(health_port, database, team.queue.huey, state)
     click.echo("agent-team worker: waiting for jobs", err=True)
     try:
-        # TERM is graceful: docker stop and Kubernetes let the running jobs finish (a second
-        # TERM, or INT, stops at once; a cut-off run is resumed by the next sweep).
+        # TERM is graceful: docker stop and Kubernetes let each run end the stage it is in; it
+        # then goes back on the queue (another worker resumes it) and the process exits 0. A
+        # second TERM, or INT, stops at once; a cut-off run is resumed by the next sweep.
         team.queue.consume(
             workers=workers or team.settings.workers,
             block=True,

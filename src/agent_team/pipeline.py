@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from agent_team.agents import marketing, monetization, research, solution
-from agent_team.agents.base import RunCancelled, StageContext
+from agent_team.agents.base import RunCancelled, RunReleased, StageContext
 from agent_team.plan import STAGE_ORDER, Plan, compute_plan
 
 ARTIFACT_TYPES: dict[str, type[BaseModel]] = {
@@ -74,6 +74,8 @@ def run_pipeline(
             continue
         if context.cancelled():
             raise RunCancelled("the run was cancelled")
+        if context.stopping():  # after cancelled(): a run asked to stop ends cancelled
+            raise RunReleased("the worker is stopping")
         emit("stage_started", stage, {})
         artifact = _run_stage(stage, context.for_stage(stage), artifacts, store)
         store.save(stage, artifact.model_dump(mode="json"))

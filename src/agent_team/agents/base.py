@@ -62,6 +62,10 @@ class RunCancelled(RuntimeError):
     """The run was cancelled; it stops before its next model call."""
 
 
+class RunReleased(RuntimeError):
+    """The worker is stopping: the run goes back on the queue after its current stage."""
+
+
 class Brief(BaseModel):
     """What the user asked for: market segments and notes (the run's input)."""
 
@@ -91,6 +95,8 @@ class StageContext:
     concurrency: int = MAX_CONCURRENT_CALLS
     progress: Callable[[str], None] = field(default=lambda step: None)
     cancelled: Callable[[], bool] = field(default=lambda: False)
+    # The worker is stopping: the pipeline hands the run back before its next stage.
+    stopping: Callable[[], bool] = field(default=lambda: False)
 
     def ask(self, output_type: type[T], task: str, facts: Mapping[str, Any] | None = None) -> T:
         """Ask the model for one ``output_type`` value about ``task`` given ``facts``."""

@@ -4,6 +4,10 @@ Jobs take run ids. The run job works a run through ``RunExecutor`` (which claims
 so a duplicate job is a no-op). Every consumer also sweeps, when it starts and then every half
 ``stale_seconds``: it requeues runs whose worker went silent and queued runs whose job was lost,
 so a killed worker's run continues within about ``stale_seconds`` of a consumer being up.
+
+A consumer that stops (SIGTERM, a gunicorn worker exiting) hands its runs back instead of
+finishing them: each ends the stage it is in, is queued again with its job re-enqueued, and
+another consumer resumes it from that stage at once.
 """
 
 from __future__ import annotations
@@ -67,13 +71,17 @@ class JobQueue:
         self.stale_seconds = stale_seconds
         self._run = huey.task(name="agent_team.run", retries=0)(self._execute)
         self._stop = threading.Event()
+        # Set when this queue's consumer stops: runs are handed back after their current stage.
+        self.stopping = threading.Event()
 
     @cached_property
     def executor(self) -> RunExecutor:
         """Return the executor that works runs (only workers need one)."""
         if self._executor_factory is None:
             raise RuntimeError("this job queue only enqueues; it has no executor")
-        return self._executor_factory()
+        executor = self._executor_factory()
+        executor.stopping = self.stopping
+        return executor
 
     def enqueue(self, run_id: int) -> None:
         """Queue a job for run ``run_id`` (already committed as queued)."""
@@ -82,6 +90,11 @@ class JobQueue:
     def _execute(self, run_id: int) -> str:
         status = self.executor.execute(run_id)
         logger.info("run %s: %s", run_id, status)
+        if status == "released":  # committed as queued: the job goes to another consumer
+            try:
+                self.enqueue(run_id)
+            except Exception:  # noqa: BLE001 - a queue that is down: the sweep requeues it
+                logger.warning("run %s: could not be enqueued again", run_id, exc_info=True)
         return status
 
     def sweep(self) -> list[int]:
@@ -109,17 +122,23 @@ class JobQueue:
         """Sweep, then work jobs with ``workers`` threads, in the foreground or the background.
 
         In the foreground huey handles the signals: ``graceful_signal`` (``INT`` or ``TERM``)
-        lets running jobs finish, the other signal stops at once. In the background the
-        caller's handlers are kept. ``on_start`` gets the consumer before it starts.
+        stops gracefully (each run ends its current stage and is queued again, see
+        ``_ReleasingConsumer``), the other signal stops at once. In the background the caller's
+        handlers are kept. ``on_start`` gets the consumer before it starts.
         """
         try:
             self.sweep()
         except Exception:  # noqa: BLE001 - Redis or the database down at start: sweep later
             logger.warning("sweeping for stale runs at start failed", exc_info=True)
         threading.Thread(target=self._sweep_forever, name="agent-team-sweeper", daemon=True).start()
-        consumer = self.huey.create_consumer(
-            workers=workers, worker_type="thread", periodic=False, graceful_signal=graceful_signal
+        consumer = _ReleasingConsumer(
+            self.huey,
+            workers=workers,
+            worker_type="thread",
+            periodic=False,
+            graceful_signal=graceful_signal,
         )
+        consumer.stopping = self.stopping
         if on_start is not None:
             on_start(consumer)
         if block:
@@ -133,7 +152,7 @@ class JobQueue:
         return consumer
 
     def stop(self, consumer: Consumer) -> None:
-        """Stop a background consumer (running jobs finish first) and the sweeper."""
+        """Stop a background consumer and the sweeper: runs end their stage, then are requeued."""
         self._stop.set()
         consumer.stop(graceful=True)
 
@@ -143,6 +162,18 @@ class JobQueue:
                 self.sweep()
             except Exception:  # noqa: BLE001 - a database hiccup must not end the sweeper
                 logger.warning("sweeping for stale runs failed", exc_info=True)
+
+
+class _ReleasingConsumer(Consumer):
+    """huey's consumer, telling the runs to hand themselves back before it waits for them."""
+
+    stopping: threading.Event
+
+    def stop(self, graceful: bool = False) -> None:
+        """Set ``stopping`` (each run ends its current stage and is requeued), then stop."""
+        # Both ways in: huey's own signal handling (the foreground) and JobQueue.stop.
+        self.stopping.set()
+        super().stop(graceful=graceful)
 
 
 @contextmanager

@@ -3,14 +3,14 @@
 A run is claimed by one atomic UPDATE (queued → running, or running with a stale heartbeat →
 running here), so enqueueing the same run twice works it once and a run whose worker died is
 taken over after ``stale_seconds``. Each stage's artifact is inserted once (unique per run and
-stage); a worker that resumes skips the stages that already have one.
+stage); a worker that resumes skips the stages that already have one. A stopping worker
+(``RunExecutor.stopping``) hands each run back to the queue after its current stage.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from agent_team.agents.base import RunCancelled, StageContext
+from agent_team.agents.base import RunCancelled, RunReleased, StageContext
 from agent_team.config import AGENTS, AgentSettings
 from agent_team.llm import BudgetExceeded, LLMError, StructuredCaller, UsageMeter
 from agent_team.pipeline import ARTIFACT_TYPES, StageInputError, run_pipeline
@@ -136,6 +136,8 @@ class RunStore:
 # A worker started beside a model service that is still downloading or loading its model waits
 # this long for it before failing the run (AGENT_MODEL_WAIT_SECONDS overrides).
 WORKER_MODEL_WAIT_SECONDS = 600.0
+# What a run handed back by a stopping worker shows until another worker takes it.
+RELEASED_STEP = "waiting for a worker (the last one stopped)"
 
 
 class RunExecutor:
@@ -159,9 +161,17 @@ class RunExecutor:
         chosen = settings.model_wait_seconds
         self.model_wait_seconds = model_wait_seconds if chosen is None else chosen
         self.listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
+        # Set when the worker stops (SIGTERM): each run ends its current stage, then goes back
+        # on the queue for another worker; no new run is claimed.
+        self.stopping = threading.Event()
 
     def execute(self, run_id: int) -> str:
-        """Claim and work run ``run_id``; return its final status, or skipped or interrupted."""
+        """Claim and work run ``run_id``; return its final status, skipped, interrupted or released.
+
+        Released: the run is queued again (finished stages kept); the caller enqueues its job.
+        """
+        if self.stopping.is_set():
+            return "released"  # not claimed: it stays queued for another worker
         with self.database.session() as session:
             if not claim_run(
                 session,
@@ -185,6 +195,8 @@ class RunExecutor:
             beat.stop()
         if status is None:  # the database went away: no end can be written, the sweep resumes it
             return "interrupted"
+        if status == RunStatus.QUEUED:
+            return self._release(run_id, meter)
         self._finish(run_id, status, error, meter)
         return status.value
 
@@ -208,6 +220,7 @@ class RunExecutor:
             stage_models={a: m for a, m in self.settings.agent_models.items() if a in AGENTS},
             progress=lambda step: self._progress(run_id, step, meter),
             cancelled=lambda: self._cancel_requested(run_id),
+            stopping=self.stopping.is_set,
         )
 
     def _work(
@@ -223,6 +236,8 @@ class RunExecutor:
             )
         except RunCancelled:
             return RunStatus.CANCELLED, None
+        except RunReleased:
+            return RunStatus.QUEUED, None
         except BudgetExceeded as exc:
             return RunStatus.BUDGET_EXCEEDED, str(exc)
         except (LLMError, ConfigError, StageInputError) as exc:
@@ -283,15 +298,20 @@ class RunExecutor:
         self, run_id: int, seconds: float, reason: str, meter: UsageMeter, waits: list[str]
     ) -> None:
         """Sleep before the next try at the model server, showing why; stop if cancelled."""
-        if self._cancel_requested(run_id):
-            raise RunCancelled("the run was cancelled")
+        self._stop_waiting(run_id)
         step = f"waiting for the model server: {reason}"
         if waits[-1:] != [step]:
             waits.append(step)
             self._progress(run_id, step, meter)
-        time.sleep(seconds)
+        self.stopping.wait(seconds)
+        self._stop_waiting(run_id)
+
+    def _stop_waiting(self, run_id: int) -> None:
+        """End a wait for the model server: cancelled, or handed back when the worker stops."""
         if self._cancel_requested(run_id):
             raise RunCancelled("the run was cancelled")
+        if self.stopping.is_set():  # no answer to end the stage with: another worker redoes it
+            raise RunReleased("the worker is stopping")
 
     def _cancel_requested(self, run_id: int) -> bool:
         """Say whether to stop: the run is cancelled, or another worker has taken it over."""
@@ -300,6 +320,40 @@ class RunExecutor:
                 select(Run.cancel_requested, Run.worker).where(Run.id == run_id)
             ).one_or_none()
         return row is None or row.cancel_requested or row.worker != self.worker
+
+    def _release(self, run_id: int, meter: UsageMeter) -> str:
+        """Put the run back on the queue (finished stages kept); return released, or cancelled."""
+        with self.database.session() as session:
+            # Only while this worker owns it and no cancel was asked for: a run asked to stop
+            # ends cancelled, not queued again.
+            released = session.execute(
+                update(Run)
+                .where(
+                    Run.id == run_id,
+                    Run.worker == self.worker,
+                    Run.status == RunStatus.RUNNING,
+                    Run.cancel_requested.is_(False),
+                )
+                .values(
+                    status=RunStatus.QUEUED,
+                    worker=None,
+                    heartbeat_at=None,
+                    step=RELEASED_STEP,
+                    prompt_tokens=meter.prompt_tokens,
+                    completion_tokens=meter.completion_tokens,
+                    cost_usd=meter.cost_usd,
+                )
+            )
+            if released.rowcount == 1:
+                stage = session.scalar(select(Run.stage).where(Run.id == run_id))
+                detail = {"step": RELEASED_STEP, "tokens": meter.total_tokens}
+                events.record(session, run_id=run_id, kind="released", stage=stage, detail=detail)
+                session.commit()
+                logger.info("run %s: handed back to the queue (the worker is stopping)", run_id)
+                return "released"
+            session.rollback()
+        self._finish(run_id, RunStatus.CANCELLED, None, meter)  # a no-op if taken over
+        return RunStatus.CANCELLED.value
 
     def _finish(self, run_id: int, status: RunStatus, error: str | None, meter) -> None:
         values: dict[str, Any] = {

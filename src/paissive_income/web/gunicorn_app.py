@@ -10,8 +10,9 @@ the fork would not exist in the workers, and a master re-forks workers for its w
 ``WEB_CONCURRENCY`` workers there are as many consumers. That is safe: huey's SQLite queue hands
 each job to one consumer (``BEGIN EXCLUSIVE``, select, delete) and Redis pops atomically, and
 ``RunExecutor`` claims a run with one atomic UPDATE, so a run enqueued twice or picked up by two
-sweepers is still worked once. On SIGTERM a worker lets its running jobs finish for at most
-``graceful_timeout - 5`` seconds; a run cut off is resumed by the next sweep.
+sweepers is still worked once. On SIGTERM a worker's runs end the stage they are in and go back
+on the queue for another consumer (``JobQueue.stop``), waited for at most ``graceful_timeout - 5``
+seconds; a run cut off then is resumed by the next sweep.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _post_worker_init_with_consumer(worker) -> None:
 
 
 def _worker_exit_with_consumer(server, worker) -> None:
-    """Stop this worker's consumer, letting running jobs finish while the master waits."""
+    """Stop this worker's consumer: its runs end their stage and are requeued meanwhile."""
     consumer = getattr(worker, "embedded_consumer", None)
     if consumer is None:
         return

@@ -59,6 +59,13 @@
       if (typeof detail.tokens === "number") {
         document.getElementById("run-tokens").textContent = detail.tokens.toLocaleString("en-US");
       }
+    } else if (event.kind === "released") {
+      // The worker stopped (a deploy): the run is queued again and the next worker resumes it.
+      const item = stageItem(event.stage);
+      if (item && item.dataset.state === "running") setStage(event.stage, "waiting");
+      statusText.textContent = "queued";
+      if (detail.step) document.getElementById("run-step").textContent = detail.step;
+      say("The worker stopped; the run waits for another worker. Finished stages are kept.");
     } else if (event.kind === "run_finished") {
       statusText.textContent = String(detail.status || "finished").replace("_", " ");
       say("The run has finished: " + statusText.textContent + ".");
