@@ -13,8 +13,8 @@ from scripted_model import ScriptedModel
 from sqlalchemy import func, select, update
 
 from agent_team.runs import events, service
+from agent_team.runs.claims import claim_run
 from agent_team.runs.models import Run, RunArtifact, RunStatus
-from agent_team.runs.worker import claim_run
 from paissive_income.cache import DiskCache
 from paissive_income.db.base import utcnow
 

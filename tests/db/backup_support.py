@@ -18,7 +18,7 @@ import paissive_income.models  # noqa: F401  (every table on Base.metadata)
 from agent_team.runs import events
 from agent_team.runs import service as runs
 from agent_team.runs.models import Run, RunEvent, RunStatus
-from agent_team.runs.worker import RunStore
+from agent_team.runs.store import RunStore
 from paissive_income.auth import service as accounts
 from paissive_income.auth.models import ApiToken
 from paissive_income.config import load_settings

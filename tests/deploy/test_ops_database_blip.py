@@ -17,8 +17,9 @@ from sqlalchemy.exc import OperationalError
 
 from agent_team.config import AgentSettings
 from agent_team.runs import service
+from agent_team.runs.claims import stale_runs
 from agent_team.runs.models import Run, RunStatus
-from agent_team.runs.worker import RunExecutor, stale_runs
+from agent_team.runs.worker import RunExecutor
 from paissive_income.db import Database, migrate
 
 STALE = 0.5

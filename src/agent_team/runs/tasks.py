@@ -26,8 +26,9 @@ from huey.consumer import Consumer
 from redis import ConnectionPool
 from sqlalchemy import select
 
+from agent_team.runs.claims import cancel_abandoned, stale_runs
 from agent_team.runs.models import Run, RunStatus
-from agent_team.runs.worker import RunExecutor, cancel_abandoned, stale_runs
+from agent_team.runs.worker import RunExecutor
 from paissive_income.db import Database
 from paissive_income.db.base import utcnow
 

@@ -1,9 +1,8 @@
 """Executing a run in a worker: claim it exactly once, heartbeat, persist, finish with a status.
 
-A run is claimed by one atomic UPDATE (queued → running, or running with a stale heartbeat →
-running here), so enqueueing the same run twice works it once and a run whose worker died is
-taken over after ``stale_seconds``. Each stage's artifact is inserted once (unique per run and
-stage); a worker that resumes skips the stages that already have one. A stopping worker
+Claims and heartbeats live in ``claims``, the artifact store in ``store``. Each stage's artifact
+is inserted once (unique per run and stage); a worker that resumes skips the stages that already
+have one. A stopping worker
 (``RunExecutor.stopping``) hands each run back to the queue after its current stage.
 """
 
@@ -12,23 +11,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import openai
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from agent_team.agents.base import RunCancelled, RunReleased, StageContext
 from agent_team.config import AGENTS, AgentSettings
 from agent_team.llm import BudgetExceeded, LLMError, StructuredCaller, UsageMeter
-from agent_team.pipeline import ARTIFACT_TYPES, StageInputError, run_pipeline
+from agent_team.pipeline import StageInputError, run_pipeline
 from agent_team.plan import STAGE_ORDER
 from agent_team.runs import events
+from agent_team.runs.claims import Heartbeat, claim_run
 from agent_team.runs.metrics import EVENTS, AgentMetrics, CountedUsageMeter
-from agent_team.runs.models import Run, RunArtifact, RunStatus
-from agent_team.runs.service import brief_of, stored_artifacts, stored_overrides
+from agent_team.runs.models import Run, RunStatus
+from agent_team.runs.service import brief_of
+from agent_team.runs.store import RunStore
 from paissive_income.cache import Cache
 from paissive_income.config import ConfigError
 from paissive_income.db import Database
@@ -36,101 +35,6 @@ from paissive_income.db.base import utcnow
 from paissive_income.observability.outages import dependency_of
 
 logger = logging.getLogger(__name__)
-
-
-def claim_run(session: Session, *, run_id: int, worker: str, stale_seconds: float) -> bool:
-    """Atomically take a queued (or abandoned) run for ``worker``; say whether it was taken."""
-    now = utcnow()
-    stale = now - timedelta(seconds=stale_seconds)
-    result = session.execute(
-        update(Run)
-        .where(
-            Run.id == run_id,
-            Run.cancel_requested.is_(False),
-            or_(
-                Run.status == RunStatus.QUEUED,
-                (Run.status == RunStatus.RUNNING) & (Run.heartbeat_at < stale),
-            ),
-        )
-        .values(
-            status=RunStatus.RUNNING,
-            worker=worker,
-            heartbeat_at=now,
-            started_at=now,
-            attempts=Run.attempts + 1,
-        )
-    )
-    session.commit()
-    return result.rowcount == 1
-
-
-def stale_runs(session: Session, *, stale_seconds: float) -> list[int]:
-    """Return the ids of runs marked running whose worker has gone silent."""
-    stale = utcnow() - timedelta(seconds=stale_seconds)
-    query = select(Run.id).where(
-        Run.status == RunStatus.RUNNING,
-        Run.heartbeat_at < stale,
-        Run.cancel_requested.is_(False),
-    )
-    return list(session.scalars(query))
-
-
-def cancel_abandoned(session: Session, *, stale_seconds: float) -> int:
-    """End as cancelled the runs asked to stop whose worker went silent; return how many."""
-    # Such a run is never claimed again (a claim skips cancelled runs), so without this it
-    # would stay "running" with no worker for ever.
-    now = utcnow()
-    result = session.execute(
-        update(Run)
-        .where(
-            Run.status == RunStatus.RUNNING,
-            Run.heartbeat_at < now - timedelta(seconds=stale_seconds),
-            Run.cancel_requested.is_(True),
-        )
-        .values(status=RunStatus.CANCELLED, finished_at=now, error="cancelled (worker gone)")
-    )
-    session.commit()
-    return result.rowcount
-
-
-def queued_runs(session: Session) -> list[int]:
-    """Return the ids of runs waiting for a worker, oldest first."""
-    query = select(Run.id).where(Run.status == RunStatus.QUEUED).order_by(Run.id)
-    return list(session.scalars(query))
-
-
-class RunStore:
-    """The pipeline's ``ArtifactStore`` on the database, one short session per operation."""
-
-    def __init__(self, database: Database, run_id: int) -> None:
-        self.database, self.run_id = database, run_id
-
-    def artifacts(self) -> dict[str, dict]:
-        with self.database.session() as session:
-            return stored_artifacts(session, self.run_id)
-
-    def save(self, stage: str, artifact: dict) -> None:
-        row = RunArtifact(
-            run_id=self.run_id,
-            stage=stage,
-            schema_version=ARTIFACT_TYPES[stage].model_fields["version"].default,
-            data=artifact,
-            created_at=utcnow(),
-        )
-        with self.database.session() as session:
-            try:
-                session.add(row)
-                session.commit()
-            except IntegrityError:
-                session.rollback()  # another worker wrote this stage first: keep theirs
-
-    def overrides(self) -> dict[str, float]:
-        with self.database.session() as session:
-            return stored_overrides(session, self.run_id)
-
-    def niche_index(self) -> int | None:
-        with self.database.session() as session:
-            return session.get(Run, self.run_id).niche_index
 
 
 # A worker started beside a model service that is still downloading or loading its model waits
@@ -184,7 +88,7 @@ class RunExecutor:
             meter = CountedUsageMeter(token_cap=run.token_cap, metrics=self.metrics)
             meter.prompt_tokens, meter.completion_tokens = run.prompt_tokens, run.completion_tokens
             meter.cost_usd = run.cost_usd
-        beat = _Heartbeat(self.database, run_id, self.worker, self.settings.heartbeat_seconds)
+        beat = Heartbeat(self.database, run_id, self.worker, self.settings.heartbeat_seconds)
         beat.start()
         try:
             # The context is built inside the guard: a client that cannot be made (a bad
@@ -387,32 +291,3 @@ class RunExecutor:
             )
             session.commit()
         self.metrics.run_finished(status.value)
-
-
-class _Heartbeat:
-    """A thread that marks the run alive every ``interval`` seconds while it works."""
-
-    def __init__(self, database: Database, run_id: int, worker: str, interval: float) -> None:
-        self.database, self.run_id, self.worker, self.interval = database, run_id, worker, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                with self.database.session() as session:
-                    session.execute(
-                        update(Run)
-                        .where(Run.id == self.run_id, Run.worker == self.worker)
-                        .values(heartbeat_at=utcnow())
-                    )
-                    session.commit()
-            except Exception:  # noqa: BLE001 - a missed beat is retried; the run goes on
-                logger.warning("heartbeat of run %s failed", self.run_id, exc_info=True)
