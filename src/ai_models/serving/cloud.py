@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 
 from . import vllm
 from .base import ServingConfig
+from .dockerfile import pinned_image_errors
 from .errors import FieldError, show, warn, warn_secret_dropped
 from .fields import (
     CleanPath,
@@ -116,6 +117,9 @@ class CloudConfig(ServingConfig):
             rest_only={"base_image": self.base_image},
             vllm_only=self.given("max_model_len", "vllm_image"),
         )
+        if self.server_type == "vllm":
+            # The cloud targets build FROM vllm_image: pinned, like any base image.
+            errors += [("vllm_image", why) for why in pinned_image_errors(self.vllm_image)]
         for name in self.secrets:
             if name in self.env_vars:
                 errors.append((f'secrets["{name}"]', "is also in env_vars; keep it in one place"))

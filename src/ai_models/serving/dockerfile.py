@@ -36,14 +36,24 @@ def image_family(reference: str) -> str:
     return "custom"
 
 
-def base_image_errors(reference: str) -> list[str]:
-    """Return why a base image cannot build this project (empty when it can)."""
+def pinned_image_errors(reference: str) -> list[str]:
+    """Return why an image a Dockerfile builds FROM is not pinned (empty when it is)."""
     parts = split_image(reference)
     tag, digest = parts["tag"], parts["digest"]
     if not tag and not digest:
         return [f"{show(reference)} needs a tag or digest so builds are reproducible"]
     if tag == "latest":
         return [f"{show(reference)} uses 'latest'; pin a version tag"]
+    return []
+
+
+def base_image_errors(reference: str) -> list[str]:
+    """Return why a base image cannot build this project (empty when it can)."""
+    pinned = pinned_image_errors(reference)
+    if pinned:
+        return pinned
+    parts = split_image(reference)
+    tag, digest = parts["tag"], parts["digest"]
     family = image_family(reference)
     if family == "python":
         variant = (_PYTHON_TAG.fullmatch(tag or "") or _PYTHON_TAG.fullmatch(""))["variant"] or ""

@@ -262,6 +262,10 @@ CONTRADICTIONS = [
     (lambda **c: seed_kubernetes(**c), {"target_waiting_requests": 4}, "target_waiting_requests"),
     (lambda **c: DockerConfig(model_path="/m", **c), {"vllm_image": VLLM_IMAGE}, "vllm_image"),
     (lambda **c: seed_cloud(AWS, **c), {"max_model_len": 4096}, "max_model_len"),
+    # The cloud targets build FROM vllm_image, so it must be pinned like a base image.
+    (lambda **c: seed_cloud(GCP, **VLLM, **c), {"vllm_image": "vllm/vllm-openai"}, "vllm_image"),
+    (lambda **c: seed_cloud(AWS, **VLLM, **c), {"vllm_image": "s"}, "vllm_image"),
+    (lambda **c: seed_cloud(AZURE, **VLLM, **c), {"vllm_image": "v:latest"}, "vllm_image"),
     (lambda **c: KubernetesConfig(name="x", **c), {}, "image"),
 ]
 
