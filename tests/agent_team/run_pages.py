@@ -56,3 +56,8 @@ def start_consumer(app):
     for sig, handler in kept.items():
         signal.signal(sig, handler)  # huey's handlers would swallow Ctrl+C in the tests
     return consumer
+
+
+def stop_consumer(app, consumer) -> None:
+    """Stop a consumer from ``start_consumer`` and its queue's sweeper thread."""
+    app.extensions["agent_team"].queue.stop(consumer)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from run_pages import scripted_model, start_consumer
+from run_pages import scripted_model, start_consumer, stop_consumer
 
 from browser_support import PageProblems, fresh_app, save_screenshot
 from live_server import live_server
@@ -39,7 +39,7 @@ def live_url(tmp_path, monkeypatch) -> Iterator[str]:
             with live_server(app) as url:
                 yield url
         finally:
-            consumer.stop(graceful=True)
+            stop_consumer(app, consumer)
 
 
 def test_run_an_analysis_and_watch_it_to_the_verdict(chromium, live_url, tmp_path):

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from run_pages import create_project, scripted_model, start, start_consumer
+from run_pages import create_project, scripted_model, start, start_consumer, stop_consumer
 
 from agent_team.plan import STAGE_ORDER
 
@@ -32,7 +32,7 @@ def consumer(app, project):
     started = []
     yield lambda: started.append(start_consumer(app))
     for worker in started:
-        worker.stop(graceful=True)
+        stop_consumer(app, worker)
 
 
 def frames(body: str) -> list[dict]:

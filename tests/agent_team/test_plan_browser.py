@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from run_pages import scripted_model, start_consumer
+from run_pages import scripted_model, start_consumer, stop_consumer
 
 from browser_support import PageProblems, check_axe, fresh_app, save_screenshots, screenshots
 from live_server import live_server
@@ -27,7 +27,7 @@ def live_url(tmp_path, monkeypatch) -> Iterator[str]:
             with live_server(app) as url:
                 yield url
         finally:
-            consumer.stop(graceful=True)
+            stop_consumer(app, consumer)
 
 
 def finished_run(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from run_pages import scripted_model, start_consumer
+from run_pages import scripted_model, start_consumer, stop_consumer
 from scripted_model import ScriptedServer
 
 from browser_support import (
@@ -108,7 +108,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
                 folder = screenshot_folder("plan-journey", tmp_path_factory)
                 yield Site(url=url, model=model, browser=browser, folder=folder)
         finally:
-            consumer.stop(graceful=True)
+            stop_consumer(app, consumer)
 
 
 def create_project(site: Site, page, name: str = "Translators") -> str:
