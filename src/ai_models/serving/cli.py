@@ -13,7 +13,7 @@ from . import get_target
 from .base import ServingConfig
 from .cloud import CloudConfig
 from .errors import DeploymentConfigError, collect_warnings
-from .output import write_files
+from .output import OutputFile, write_files
 from .registry import commands
 
 
@@ -67,6 +67,11 @@ def _run(
         files = target.render(config, str(output_dir))
     for note in notes:
         click.echo(f"warning: {note}", err=True)
+    emit_files(files, output_dir, dry_run=dry_run)
+
+
+def emit_files(files: list[OutputFile], output_dir: Path, *, dry_run: bool) -> None:
+    """Print the files (dry run) or write them all at once and list their paths."""
     if dry_run:
         for file in files:
             click.echo(f"==> {output_dir / file.path} <==")

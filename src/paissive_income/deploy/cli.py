@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 
+from ai_models.serving.cli import CommandFailed, emit_files
 from ai_models.serving.cli import deploy as model_server_deploy
 from ai_models.serving.fields import split_image
-from ai_models.serving.output import OutputFile, write_files
+from ai_models.serving.output import OutputFile
 from paissive_income.deploy.secrets_files import secrets_command
 from paissive_income.deploy.stack import DEFAULT_IMAGE, IMAGE_NAME
 
@@ -69,18 +70,12 @@ def _add_stack_command(target: str) -> None:
     @click.option("--dry-run", is_flag=True, help="Print the files instead of writing them.")
     def command(output_dir: Path, image: str, dry_run: bool) -> None:
         files = render_stack(target, image=_check_image(image))
-        if dry_run:
-            for file in files:
-                click.echo(f"==> {output_dir / file.path} <==")
-                click.echo(file.text, nl=False)
-            return
         try:
-            written = write_files(output_dir, files)
-        except OSError as exc:
-            click.echo(f"error: {output_dir}: cannot write ({exc.strerror or exc})", err=True)
-            sys.exit(1)
-        for path in written:
-            click.echo(path)
+            emit_files(files, output_dir, dry_run=dry_run)
+        except CommandFailed as failure:
+            for line in failure.lines:
+                click.echo(f"error: {line}", err=True)
+            sys.exit(failure.code)
 
 
 for _target in STACK_TARGETS:
