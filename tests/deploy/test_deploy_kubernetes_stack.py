@@ -22,10 +22,8 @@ from kubernetes_checks import (
 )
 
 from ai_models.serving import kubernetes_manifests, vllm
-from ai_models.serving.kubernetes import KubernetesConfig
 from paissive_income.deploy import stack
 from paissive_income.deploy.kubernetes_gpu import vllm_config
-from paissive_income.deploy.kubernetes_objects import container_security
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +59,6 @@ def test_migrate_job_runs_db_upgrade_and_web_and_worker_wait_for_it(
         assert env["DATABASE_URL_FILE"] == effective_env(docs, migrate)["DATABASE_URL_FILE"]
         assert "startupProbe" not in init[0] and "ports" not in init[0]
     assert "initContainers" not in pod(workloads(docs)["ai-models"])
-
-
-def test_container_security_has_the_model_server_generators_shape() -> None:
-    config = KubernetesConfig(name="x", image="x:1")
-    generated = kubernetes_manifests.container(config)["securityContext"]
-    assert container_security(config_uid := generated["runAsUser"]) == generated
-    assert config_uid == stack.RUNTIME_UID
 
 
 def test_postgres_is_a_statefulset_with_a_headless_service(builds: dict[str, list[dict]]) -> None:

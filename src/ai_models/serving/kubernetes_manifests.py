@@ -168,15 +168,7 @@ def container(config: KubernetesConfig) -> dict:
             "requests": {"cpu": config.cpu_request, "memory": config.memory_request},
             "limits": limits,
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": RUNTIME_UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": container_security(RUNTIME_UID),
         "startupProbe": _probe(
             ready, PROBE_PERIOD, -(-config.startup_timeout_seconds // PROBE_PERIOD)
         ),
@@ -200,6 +192,19 @@ def container(config: KubernetesConfig) -> dict:
     if secret_env:
         body["env"] = secret_env
     return body
+
+
+def container_security(uid: int) -> dict:
+    """The restricted Pod Security Standard for one container, root file system read-only."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def _pod_volume(name: str, volume: KubernetesVolume) -> dict:
@@ -280,9 +285,9 @@ def autoscaler(config: KubernetesConfig) -> dict:
     if config.server_type == "vllm":
         metrics = [kubernetes_vllm.queue_metric(config)]
     else:
-        metrics = [_utilization("cpu", config.target_cpu_utilization)]
+        metrics = [utilization("cpu", config.target_cpu_utilization)]
     if config.target_memory_utilization is not None:
-        metrics.append(_utilization("memory", config.target_memory_utilization))
+        metrics.append(utilization("memory", config.target_memory_utilization))
     body = _object(config, "autoscaling/v2", "HorizontalPodAutoscaler")
     body["spec"] = {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": config.name},
@@ -293,7 +298,8 @@ def autoscaler(config: KubernetesConfig) -> dict:
     return body
 
 
-def _utilization(resource: str, percent: int) -> dict:
+def utilization(resource: str, percent: int) -> dict:
+    """An HPA Resource metric: average utilization of ``resource`` at ``percent``."""
     target = {"type": "Utilization", "averageUtilization": percent}
     return {"type": "Resource", "resource": {"name": resource, "target": target}}
 

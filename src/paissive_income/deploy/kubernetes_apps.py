@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ai_models.serving.escapes import dollar_literal, escape_values
+from ai_models.serving.kubernetes_manifests import container_security, utilization
 from paissive_income.deploy import stack
 from paissive_income.deploy.kubernetes_objects import (
     checksum,
-    container_security,
     env_list,
     http_probe,
     labels,
@@ -198,8 +198,8 @@ def autoscaler(service: stack.AppService) -> dict:
     scaling = service.scaling
     assert scaling is not None
     metrics = [
-        _utilization("cpu", scaling.cpu_percent),
-        _utilization("memory", scaling.memory_percent),
+        utilization("cpu", scaling.cpu_percent),
+        utilization("memory", scaling.memory_percent),
     ]
     body = manifest("autoscaling/v2", "HorizontalPodAutoscaler", service.name, service.name)
     body["spec"] = {
@@ -209,11 +209,6 @@ def autoscaler(service: stack.AppService) -> dict:
         "metrics": metrics,
     }
     return body
-
-
-def _utilization(resource: str, percent: int) -> dict:
-    target = {"type": "Utilization", "averageUtilization": percent}
-    return {"type": "Resource", "resource": {"name": resource, "target": target}}
 
 
 def disruption_budget(service: stack.AppService) -> dict:

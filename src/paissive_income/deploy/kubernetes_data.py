@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from ai_models.serving.kubernetes_manifests import container_security
 from ai_models.serving.output import to_yaml
 from paissive_income.deploy import stack
 from paissive_income.deploy.kubernetes_objects import (
     NAMESPACE,
     SHM_DIR,
-    container_security,
     env_list,
     exec_probe,
     labels,

@@ -60,19 +60,6 @@ def service_account(name: str) -> dict:
     return body
 
 
-def container_security(uid: int) -> dict:
-    """The restricted Pod Security Standard for one container, root file system read-only."""
-    return {
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
 def pod_security(uid: int, group: int | None = None) -> dict:
     """The pod's context: non-root, RuntimeDefault seccomp, volumes and secrets group ``uid``.
 
